@@ -1,0 +1,225 @@
+"""The library model: storage listings turned into tabs and videos.
+
+Each top-level folder is a tab; files and `.hls` folders at the root form the "Unsorted" tab.
+Only one folder level is listed per tab, so HLS segments are never enumerated here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import TypeVar
+
+from lib.storage import Listing, NotFound, Storage
+
+PLAYABLE_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".webm"})
+UNPLAYABLE_EXTENSIONS = frozenset(
+    {
+        ".avi",
+        ".mkv",
+        ".wmv",
+        ".flv",
+        ".mpg",
+        ".mpeg",
+        ".3gp",
+        ".mts",
+        ".m2ts",
+        ".vob",
+        ".ogv",
+        ".ts",
+    }
+)
+HLS_SUFFIX = ".hls"
+PLAYLIST_NAME = "output.m3u8"
+UNSORTED = "Unsorted"
+
+T = TypeVar("T")
+
+
+class Kind(StrEnum):
+    """How a library item can be watched."""
+
+    FILE = "file"  # a file the browser plays natively
+    HLS = "hls"  # a .hls folder with output.m3u8
+    UNPLAYABLE = "unplayable"  # a video file a browser cannot play; offered for download
+    BROKEN = "broken"  # a .hls folder without output.m3u8
+
+
+@dataclass(frozen=True)
+class Tab:
+    """A tab of the library page: its label and the prefix it lists ('' for the root)."""
+
+    label: str
+    prefix: str
+
+
+@dataclass(frozen=True)
+class Video:
+    """One title: a file, or a `.hls` folder (then `name` is the folder prefix ending in '/')."""
+
+    tab: str
+    title: str
+    name: str
+    kind: Kind
+    size: int | None = None
+    modified: datetime | None = None
+
+    @property
+    def playlist(self) -> str:
+        """The object holding the playlist (HLS) or the media itself (files)."""
+        return self.name + PLAYLIST_NAME if self.name.endswith("/") else self.name
+
+    @property
+    def scope(self) -> str:
+        """What a media token for this title must cover: the file, or the whole folder."""
+        return self.name
+
+    @property
+    def extension(self) -> str:
+        return _extension(self.name.rstrip("/"))
+
+
+def _extension(name: str) -> str:
+    base = name.rsplit("/", 1)[-1]
+    dot = base.rfind(".")
+    return base[dot:].lower() if dot > 0 else ""
+
+
+def _basename(name: str) -> str:
+    return name.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _title(name: str) -> str:
+    base = _basename(name)
+    dot = base.rfind(".")
+    return base[:dot] if dot > 0 else base
+
+
+def tabs_from_root(listing: Listing) -> list[Tab]:
+    """Given the root listing, return the tabs in name order, "Unsorted" last if needed."""
+    folders = [p for p in listing.prefixes if not _is_hidden(p) and not _is_hls_prefix(p)]
+    tabs = [Tab(label=_basename(p), prefix=p) for p in sorted(folders, key=str.casefold)]
+    root_items = videos_from_listing(UNSORTED, listing)
+    if root_items:
+        labels = {tab.label for tab in tabs}
+        label = UNSORTED if UNSORTED not in labels else f"{UNSORTED} (top level)"
+        tabs.append(Tab(label=label, prefix=""))
+    return tabs
+
+
+def videos_from_listing(tab: str, listing: Listing) -> list[Video]:
+    """Given one folder level, return its titles in name order.
+
+    `.hls` folders are HLS titles (their playlist is checked later); playable files play
+    natively; known video files a browser cannot play are kept as UNPLAYABLE; the rest
+    (posters, subtitles, notes) and deeper folders are not titles.
+    """
+    videos: list[Video] = []
+    for info in listing.objects:
+        if _is_hidden(info.name) or info.name.endswith("/"):
+            continue
+        extension = _extension(info.name)
+        if extension in PLAYABLE_EXTENSIONS:
+            kind = Kind.FILE
+        elif extension in UNPLAYABLE_EXTENSIONS:
+            kind = Kind.UNPLAYABLE
+        else:
+            continue
+        videos.append(Video(tab, _title(info.name), info.name, kind, info.size, info.modified))
+    for prefix in listing.prefixes:
+        if _is_hls_prefix(prefix) and not _is_hidden(prefix):
+            videos.append(Video(tab, _title(prefix), prefix, Kind.HLS))
+    videos.sort(key=lambda video: (video.title.casefold(), video.name))
+    return videos
+
+
+def _is_hls_prefix(prefix: str) -> bool:
+    return prefix.endswith(HLS_SUFFIX + "/") and len(_basename(prefix)) > len(HLS_SUFFIX)
+
+
+def _is_hidden(name: str) -> bool:
+    return _basename(name).startswith(".")
+
+
+def check_playlists(storage: Storage, videos: list[Video], workers: int = 8) -> list[Video]:
+    """Return `videos` with each HLS title whose folder lacks output.m3u8 marked BROKEN."""
+    hls = [video for video in videos if video.kind is Kind.HLS]
+    if not hls:
+        return videos
+
+    def check(video: Video) -> Video:
+        try:
+            info = storage.stat(video.playlist)
+        except NotFound:
+            return replace(video, kind=Kind.BROKEN)
+        return replace(video, modified=info.modified)
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(hls))) as pool:
+        checked = dict(zip((v.name for v in hls), pool.map(check, hls), strict=True))
+    return [checked.get(video.name, video) for video in videos]
+
+
+class TTLCache:
+    """A small thread-safe cache whose entries expire after `ttl` seconds."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._entries: dict[object, tuple[float, object]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: object, compute: Callable[[], T]) -> T:
+        """Return the cached value for `key`, computing it when absent or expired."""
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and now - entry[0] < self.ttl:
+            return entry[1]  # type: ignore[return-value]
+        value = compute()
+        with self._lock:
+            self._entries[key] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class Library:
+    """Tabs and titles of one storage backend, with listings cached for `ttl` seconds."""
+
+    def __init__(self, storage: Storage, ttl: float = 60.0) -> None:
+        self.storage = storage
+        self._cache = TTLCache(ttl)
+
+    def tabs(self) -> list[Tab]:
+        """Return the tabs (one root listing, cached)."""
+        return self._cache.get(("tabs",), lambda: tabs_from_root(self.storage.list("")))
+
+    def videos(self, tab: Tab) -> list[Video]:
+        """Return the titles of one tab (one listing of that folder level, cached)."""
+
+        def load() -> list[Video]:
+            videos = videos_from_listing(tab.label, self.storage.list(tab.prefix))
+            return check_playlists(self.storage, videos)
+
+        return self._cache.get(("videos", tab.prefix), load)
+
+    def find(self, name: str) -> Video | None:
+        """Return the title whose object name or folder prefix is `name`, if listed."""
+        for tab in self.tabs():
+            if tab.prefix and not name.startswith(tab.prefix):
+                continue
+            for video in self.videos(tab):
+                if video.name == name:
+                    return video
+        return None
+
+    def refresh(self) -> None:
+        """Forget cached listings so the next page load lists storage again."""
+        self._cache.clear()

@@ -1,0 +1,274 @@
+"""The media route: signed URLs for titles and the Range-capable endpoint that serves them.
+
+URL shape: /video/<token>/<object name, percent-encoded per segment>. The token scopes the
+request to one object or one `.hls` folder, so a playlist's relative segment names resolve
+inside the same grant.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from email.utils import format_datetime
+from urllib.parse import quote
+
+import anyio
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from lib.storage import NotFound, ObjectInfo, Storage, StorageError, is_safe_name
+from lib.tokens import Grant, InvalidToken, TokenSigner
+
+ROUTE_PREFIX = "/video"
+MAX_CACHE_SECONDS = 3600
+
+CONTENT_TYPES = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/quicktime",
+    ".webm": "video/webm",
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".ts": "video/mp2t",
+    ".m4s": "video/iso.segment",
+    ".aac": "audio/aac",
+    ".vtt": "text/vtt; charset=utf-8",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+}
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+UNAVAILABLE = "The video storage is not answering; try again shortly."
+
+log = logging.getLogger("homemovies.media")
+
+
+class RangeNotSatisfiable(Exception):
+    """The Range header asks for bytes the object does not have."""
+
+
+def media_url(token: str, name: str, base_path: str = "") -> str:
+    """Return the URL path serving object `name` under `token`."""
+    return f"{base_path.rstrip('/')}{ROUTE_PREFIX}/{token}/{quote(name, safe='/')}"
+
+
+def content_type(name: str) -> str:
+    """Return the Content-Type for an object name, by its extension."""
+    dot = name.rfind(".")
+    return (
+        CONTENT_TYPES.get(name[dot:].lower(), DEFAULT_CONTENT_TYPE)
+        if dot > 0
+        else DEFAULT_CONTENT_TYPE
+    )
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """Given a Range header and the object size, return the inclusive (start, end) to send.
+
+    None means "send the whole object": no header, a unit other than bytes, a syntax we do
+    not understand or several ranges (RFC 9110 lets a server ignore Range). Raises
+    RangeNotSatisfiable when a well-formed single range lies outside the object.
+    """
+    if not header:
+        return None
+    unit, _, spec = header.strip().partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    first, last = first.strip(), last.strip()
+    if not dash or not (first.isdigit() or first == "") or not (last.isdigit() or last == ""):
+        return None
+    if len(first) > 20 or len(last) > 20:
+        raise RangeNotSatisfiable(header)
+    if first == "":
+        if last == "" or int(last) == 0 or size == 0:
+            raise RangeNotSatisfiable(header)
+        return max(size - int(last), 0), size - 1
+    start = int(first)
+    end = size - 1 if last == "" else min(int(last), size - 1)
+    if start >= size or (last != "" and int(last) < start):
+        raise RangeNotSatisfiable(header)
+    return start, end
+
+
+async def _stream(chunks: Iterator[bytes], name: str) -> AsyncIterator[bytes]:
+    """Yield chunks read in a worker thread; always close the upstream read."""
+    try:
+        while True:
+            chunk = await anyio.to_thread.run_sync(next, chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+    except StorageError as error:
+        # Bytes are already on the wire: all we can honestly do is stop.
+        log.warning("read of %r failed mid-stream: %s", name, error)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+@dataclass(frozen=True)
+class MediaEndpoint:
+    """ASGI endpoint serving storage objects to holders of a valid token."""
+
+    storage: Storage
+    signer: TokenSigner
+    is_active_user: Callable[[str], bool] = lambda user: True
+    clock: Callable[[], float] = time.time
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            response = await self.get_response(request)
+        except HTTPException as error:
+            response = self.error_response(error.status_code, error.detail, error.headers)
+        await response(scope, receive, send)
+
+    async def get_response(self, request: Request) -> Response:
+        """Given a request, return the response: the bytes asked for, or an error status."""
+        if request.method not in ("GET", "HEAD"):
+            raise HTTPException(405, "Method not allowed", {"Allow": "GET, HEAD"})
+        grant = self.check_token(request.path_params.get("token", ""))
+        name = self.check_name(request.path_params.get("path", ""), grant)
+        info = await self.lookup(name)
+        return await self.object_response(request, info, grant)
+
+    def check_token(self, token: str) -> Grant:
+        """Given the URL's token, return its grant or raise 403."""
+        try:
+            grant = self.signer.verify(token)
+        except InvalidToken:
+            raise HTTPException(403, "This video link is invalid or has expired.") from None
+        if not self.is_active_user(grant.user):
+            raise HTTPException(403, "This video link is invalid or has expired.")
+        return grant
+
+    def check_name(self, name: str, grant: Grant) -> str:
+        """Given the decoded path, return it as an object name inside the grant or raise 404."""
+        if not is_safe_name(name) or not grant.covers(name):
+            raise HTTPException(404, "Not found.")
+        return name
+
+    async def lookup(self, name: str) -> ObjectInfo:
+        """Given an object name, return its info or raise 404 (or 503 if storage is down)."""
+        try:
+            return await anyio.to_thread.run_sync(self.storage.stat, name)
+        except NotFound:
+            raise HTTPException(404, "Not found.") from None
+        except StorageError as error:
+            log.warning("stat of %r failed: %s", name, error)
+            raise HTTPException(503, UNAVAILABLE, {"Retry-After": "5"}) from None
+
+    def headers(self, info: ObjectInfo, grant: Grant) -> dict[str, str]:
+        """Return the headers every successful media response carries."""
+        max_age = max(0, min(MAX_CACHE_SECONDS, int(grant.expires - self.clock())))
+        headers = {
+            "Accept-Ranges": "bytes",
+            "Content-Type": content_type(info.name),
+            "Cache-Control": f"private, max-age={max_age}",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        }
+        if info.modified is not None:
+            headers["Last-Modified"] = format_datetime(info.modified, usegmt=True)
+        if info.etag:
+            headers["ETag"] = f'"{info.etag.strip(chr(34))}"'
+        return headers
+
+    async def object_response(self, request: Request, info: ObjectInfo, grant: Grant) -> Response:
+        """Return a 200/206/416 response streaming the requested bytes of `info`."""
+        headers = self.headers(info, grant)
+        if request.query_params.get("download") == "1":
+            filename = info.name.rsplit("/", 1)[-1]
+            headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+        try:
+            byte_range = parse_range(request.headers.get("range"), info.size)
+        except RangeNotSatisfiable:
+            headers["Content-Range"] = f"bytes */{info.size}"
+            return Response(status_code=416, headers=headers)
+        status = 200
+        start, end = 0, info.size - 1
+        if byte_range is not None:
+            status = 206
+            start, end = byte_range
+            headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
+        headers["Content-Length"] = str(max(end - start + 1, 0))
+        if request.method == "HEAD" or info.size == 0:
+            return Response(status_code=status, headers=headers)
+        try:
+            chunks = await anyio.to_thread.run_sync(self.storage.read, info.name, start, end)
+        except NotFound:
+            raise HTTPException(404, "Not found.") from None
+        except StorageError as error:
+            log.warning("read of %r failed: %s", info.name, error)
+            raise HTTPException(503, UNAVAILABLE, {"Retry-After": "5"}) from None
+        return StreamingResponse(_stream(chunks, info.name), status_code=status, headers=headers)
+
+    @staticmethod
+    def error_response(status: int, detail: str, headers: dict[str, str] | None) -> Response:
+        """Return a short plain-text error that browsers will not sniff or cache."""
+        all_headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+        all_headers.update(headers or {})
+        return Response(detail, status_code=status, headers=all_headers, media_type="text/plain")
+
+
+class IdentityEncoding:
+    """ASGI middleware keeping media uncompressed: Streamlit's gzip layer wraps custom routes,
+    so Accept-Encoding is dropped from media requests before it can see them."""
+
+    def __init__(self, app: Callable, prefix: str = ROUTE_PREFIX + "/") -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+            headers = [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]
+            scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)
+
+
+class LinkBook:
+    """Signed media URLs for one viewer, reused until half their lifetime has passed.
+
+    Reusing a URL keeps the player from reloading on every Streamlit rerun.
+    """
+
+    def __init__(
+        self,
+        signer: TokenSigner,
+        user: str,
+        ttl: int,
+        store: dict,
+        base_path: str = "",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.signer = signer
+        self.user = user
+        self.ttl = ttl
+        self.store = store
+        self.base_path = base_path
+        self.clock = clock
+
+    def token(self, scope: str) -> str:
+        """Return a token for `scope`, issuing a new one when the kept one is half spent."""
+        key = (self.user, scope)
+        kept = self.store.get(key)
+        if kept is None or kept[1] - self.clock() < self.ttl / 2:
+            kept = (self.signer.issue(scope, self.user, self.ttl), self.clock() + self.ttl)
+            self.store[key] = kept
+        return kept[0]
+
+    def url(self, scope: str, name: str, download: bool = False) -> str:
+        """Return the URL path serving `name` under a token for `scope`."""
+        url = media_url(self.token(scope), name, self.base_path)
+        return url + "?download=1" if download else url
+
+
+def media_routes(endpoint: MediaEndpoint) -> list[Route]:
+    """Return the Starlette routes serving media through `endpoint`."""
+    return [Route(ROUTE_PREFIX + "/{token}/{path:path}", endpoint, methods=["GET", "HEAD"])]

@@ -1,0 +1,79 @@
+"""The process-wide services: settings, storage, library, accounts and the token signer.
+
+`streamlit_app.py` builds them from the command line and installs them; page scripts and
+routes get them with `current()`. When nothing was installed (AppTest, `uvicorn
+streamlit_app:app` without flags) they are built from the environment alone.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+
+from lib.accounts import Accounts
+from lib.library import Library
+from lib.sessions import SignOuts
+from lib.settings import Settings, load_settings
+from lib.storage import Storage
+from lib.storage_local import LocalStorage
+from lib.tokens import TokenSigner, derive_key
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a page or route needs, built once per process."""
+
+    settings: Settings
+    storage: Storage
+    library: Library
+    accounts: Accounts
+    signer: TokenSigner
+    cookie_key: str = field(repr=False)
+    sign_outs: SignOuts = field(default_factory=SignOuts)
+
+
+def build_storage(settings: Settings) -> Storage:
+    """Return the storage backend the settings name."""
+    if settings.library is not None:
+        return LocalStorage(settings.library)
+    from lib.storage_oci import oci_storage  # imported lazily: the oci SDK is slow to import
+
+    return oci_storage(settings)
+
+
+def build_services(settings: Settings) -> Services:
+    """Given settings, return the services; raises SettingsError/AccountsError/StorageError."""
+    cookie_key = settings.cookie_key or secrets.token_urlsafe(32)
+    storage = build_storage(settings)
+    accounts = Accounts.single_admin(settings.username or "", settings.password or "")
+    return Services(
+        settings=settings,
+        storage=storage,
+        library=Library(storage, ttl=settings.cache_ttl),
+        accounts=accounts,
+        signer=TokenSigner(derive_key(cookie_key, "homemovies media token v1")),
+        cookie_key=cookie_key,
+        sign_outs=SignOuts(keep_seconds=settings.cookie_expiry_days * 86400),
+    )
+
+
+_lock = threading.Lock()
+_installed: Services | None = None
+
+
+def install(services: Services) -> None:
+    """Make `services` the ones `current()` returns."""
+    global _installed
+    with _lock:
+        _installed = services
+
+
+def current() -> Services:
+    """Return the installed services, building them from the environment on first use."""
+    global _installed
+    with _lock:
+        if _installed is None:
+            _installed = build_services(load_settings([], os.environ))
+        return _installed

@@ -1,0 +1,283 @@
+"""Settings: every option is a flag, a HOMEMOVIES_* variable and a secrets.toml key.
+
+Precedence is flag > environment > `.streamlit/secrets.toml` (table `[homemovies]`) > default.
+All parsing and validation happens here, once, at start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "HOMEMOVIES_"
+SECRETS_TABLE = "homemovies"
+DEFAULT_OS_ENDPOINT = "https://objectstorage.us-ashburn-1.oraclecloud.com"
+MIN_COOKIE_KEY_LENGTH = 32
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message says what to pass instead."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its flag, its help line, and how its text becomes a value."""
+
+    name: str
+    help: str
+    kind: type = str
+    default: Any = None
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return f"--{self.name}"
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("library", "serve this local folder (laid out like the bucket)", metavar="PATH"),
+    Option("bucket", "serve this OCI Object Storage bucket", metavar="NAME"),
+    Option(
+        "secret",
+        "read bucket, username and password from the OCI Vault secrets in this compartment",
+        metavar="COMPARTMENT_OCID",
+    ),
+    Option("username", "the login name of the (admin) user", metavar="NAME"),
+    Option(
+        "password",
+        "that user's password (prefer the HOMEMOVIES_PASSWORD variable)",
+        metavar="TEXT",
+    ),
+    Option(
+        "os_endpoint",
+        f"Object Storage endpoint (default: the region's, else {DEFAULT_OS_ENDPOINT})",
+        metavar="URL",
+    ),
+    Option(
+        "instance_principal",
+        "authenticate to OCI as this compute instance",
+        kind=bool,
+        default=False,
+    ),
+    Option(
+        "resource_principal",
+        "authenticate to OCI as this resource (container instances, functions)",
+        kind=bool,
+        default=False,
+    ),
+    Option(
+        "cookie_key",
+        "secret key signing login cookies and video links "
+        f"(at least {MIN_COOKIE_KEY_LENGTH} characters; default: random per process)",
+        metavar="TEXT",
+    ),
+    Option(
+        "cookie_expiry_days",
+        "days a login cookie stays valid",
+        kind=float,
+        default=7.0,
+        metavar="DAYS",
+    ),
+    Option(
+        "token_hours", "hours a video link stays valid", kind=float, default=6.0, metavar="HOURS"
+    ),
+    Option(
+        "cache_ttl",
+        "seconds a folder listing is cached",
+        kind=float,
+        default=60.0,
+        metavar="SECONDS",
+    ),
+)
+
+_SECRET_NAMES = frozenset({"password", "cookie_key"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings the app runs with."""
+
+    library: Path | None = None
+    bucket: str | None = None
+    secret: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    os_endpoint: str | None = None
+    instance_principal: bool = False
+    resource_principal: bool = False
+    cookie_key: str | None = field(default=None, repr=False)
+    cookie_expiry_days: float = 7.0
+    token_hours: float = 6.0
+    cache_ttl: float = 60.0
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def source(self) -> str:
+        """Which backend serves the library: 'local' or 'oci'."""
+        return "local" if self.library is not None else "oci"
+
+    @property
+    def token_seconds(self) -> int:
+        return int(self.token_hours * 3600)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser; `--help` is the manual of every setting."""
+    parser = argparse.ArgumentParser(
+        prog="streamlit run streamlit_app.py --",
+        description="homemovies: browse and stream a family video library. Each flag can "
+        f"also be set as an environment variable ({ENV_PREFIX}NAME) or as a key in the "
+        f"[{SECRETS_TABLE}] table of .streamlit/secrets.toml; flags win, then variables.",
+        argument_default=argparse.SUPPRESS,
+    )
+    for option in OPTIONS:
+        help_text = f"{option.help} [{option.env}]"
+        if option.kind is bool:
+            parser.add_argument(option.flag, action="store_true", help=help_text)
+        else:
+            parser.add_argument(option.flag, metavar=option.metavar, help=help_text)
+    return parser
+
+
+def read_secrets_file(paths: Sequence[Path]) -> dict[str, Any]:
+    """Return the `[homemovies]` table of the first readable secrets.toml among `paths`."""
+    for path in paths:
+        if not path.is_file():
+            continue
+        try:
+            with path.open("rb") as handle:
+                table = tomllib.load(handle).get(SECRETS_TABLE, {})
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise SettingsError(f"Cannot read {path}: {error}. Fix or remove that file.") from None
+        if not isinstance(table, dict):
+            raise SettingsError(f"[{SECRETS_TABLE}] in {path} must be a table of settings.")
+        return table
+    return {}
+
+
+def default_secrets_paths() -> list[Path]:
+    """The secrets files Streamlit itself would read: the project's, then the user's."""
+    app_dir = Path(__file__).resolve().parent.parent
+    return [
+        app_dir / ".streamlit" / "secrets.toml",
+        Path.cwd() / ".streamlit" / "secrets.toml",
+        Path.home() / ".streamlit" / "secrets.toml",
+    ]
+
+
+def _convert(option: Option, raw: Any, origin: str) -> Any:
+    """Turn a raw flag, variable or TOML value into the option's type."""
+    if option.kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"", "0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"{origin} must be true or false, not {raw!r}.")
+    if option.kind is float:
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{origin} must be a number, not {raw!r}.") from None
+        if value <= 0:
+            raise SettingsError(f"{origin} must be greater than zero.")
+        return value
+    text = str(raw).strip()
+    return text or None
+
+
+def load_settings(
+    argv: Sequence[str],
+    environ: Mapping[str, str] | None = None,
+    secrets_paths: Sequence[Path] | None = None,
+) -> Settings:
+    """Given command-line arguments, variables and secrets files, return valid Settings.
+
+    Raises SettingsError with one sentence when the combination cannot run.
+    """
+    environ = os.environ if environ is None else environ
+    flags = vars(build_parser().parse_args(list(argv)))
+    secrets = read_secrets_file(default_secrets_paths() if secrets_paths is None else secrets_paths)
+    values: dict[str, Any] = {}
+    warnings: list[str] = []
+    for option in OPTIONS:
+        if option.name in flags:
+            raw, origin = flags[option.name], option.flag
+        elif environ.get(option.env, "") != "":
+            raw, origin = environ[option.env], option.env
+        elif option.name in secrets:
+            raw, origin = secrets[option.name], f"{option.name} in secrets.toml"
+        else:
+            values[option.name] = option.default
+            continue
+        values[option.name] = _convert(option, raw, origin)
+        if option.name in _SECRET_NAMES and origin == option.flag:
+            warnings.append(
+                f"{option.flag} is visible to every user of this machine in the process list; "
+                f"set {option.env} instead."
+            )
+    unknown = set(secrets) - {option.name for option in OPTIONS}
+    if unknown:
+        first = sorted(unknown)[0]
+        raise SettingsError(
+            f"Unknown setting {first!r} in the [{SECRETS_TABLE}] table of secrets.toml."
+        )
+    if values["library"] is not None:
+        values["library"] = Path(values["library"]).expanduser()
+    settings = Settings(**values, warnings=tuple(warnings))
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    """Raise SettingsError when the settings name no source, two sources or no login."""
+    oci_source = settings.bucket or settings.secret
+    if settings.library is not None and oci_source:
+        raise SettingsError(
+            "Pass either --library PATH for a local folder or --bucket/--secret for OCI, not both."
+        )
+    if settings.library is None and not oci_source:
+        raise SettingsError(
+            "Pass --library PATH to serve a local folder, or --bucket NAME "
+            "(or --secret COMPARTMENT_OCID) to serve an OCI Object Storage bucket."
+        )
+    if settings.library is not None and not settings.library.is_dir():
+        raise SettingsError(
+            f"--library {settings.library} is not a folder; pass an existing folder."
+        )
+    if settings.instance_principal and settings.resource_principal:
+        raise SettingsError("Pass --instance_principal or --resource_principal, not both.")
+    if settings.cookie_key is not None and len(settings.cookie_key) < MIN_COOKIE_KEY_LENGTH:
+        raise SettingsError(
+            f"The cookie key must be at least {MIN_COOKIE_KEY_LENGTH} characters; make one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'."
+        )
+    if not settings.secret and not (settings.username and settings.password):
+        raise SettingsError(
+            "Set HOMEMOVIES_USERNAME and HOMEMOVIES_PASSWORD (or pass --username and --password) "
+            "for the user who logs in."
+        )
+
+
+def settings_or_exit(argv: Sequence[str]) -> Settings:
+    """Load settings for a process; on a mistake print one line and exit with status 2."""
+    try:
+        settings = load_settings(argv)
+    except SettingsError as error:
+        print(f"homemovies: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    for warning in settings.warnings:
+        print(f"homemovies: warning: {warning}", file=sys.stderr)
+    return settings

@@ -1,0 +1,125 @@
+"""The local-folder backend: a directory laid out like the bucket."""
+
+from __future__ import annotations
+
+import os
+import stat as stat_module
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lib.storage import CHUNK_SIZE, Listing, NotFound, ObjectInfo, is_safe_name
+
+
+def _info(name: str, result: os.stat_result) -> ObjectInfo:
+    modified = datetime.fromtimestamp(result.st_mtime, UTC)
+    return ObjectInfo(name=name, size=result.st_size, modified=modified, created=modified)
+
+
+class LocalStorage:
+    """Serve objects from files below `root`; nothing outside it is ever opened."""
+
+    def __init__(self, root: Path, chunk_size: int = CHUNK_SIZE) -> None:
+        self.root = root.resolve(strict=True)
+        self.chunk_size = chunk_size
+
+    def describe(self) -> str:
+        return f"local folder {self.root}"
+
+    def _path(self, name: str) -> Path:
+        """Given an object name or prefix, return its path below the root or raise NotFound."""
+        if name == "":
+            return self.root
+        if not is_safe_name(name.rstrip("/") if name.endswith("/") else name):
+            raise NotFound(name)
+        try:
+            path = (self.root / name).resolve(strict=True)
+        except (OSError, RuntimeError, ValueError):
+            raise NotFound(name) from None
+        if os.path.commonpath([self.root, path]) != str(self.root):
+            raise NotFound(name)
+        return path
+
+    def list(self, prefix: str = "") -> Listing:
+        folder = self._path(prefix)
+        if not folder.is_dir():
+            raise NotFound(prefix)
+        objects: list[ObjectInfo] = []
+        prefixes: list[str] = []
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                try:
+                    result = entry.stat()
+                except OSError:
+                    continue
+                if stat_module.S_ISDIR(result.st_mode):
+                    prefixes.append(f"{prefix}{entry.name}/")
+                elif stat_module.S_ISREG(result.st_mode):
+                    objects.append(_info(prefix + entry.name, result))
+        objects.sort(key=lambda info: info.name)
+        prefixes.sort()
+        return Listing(objects=tuple(objects), prefixes=tuple(prefixes))
+
+    def stat(self, name: str) -> ObjectInfo:
+        path = self._path(name)
+        try:
+            result = path.stat()
+        except OSError:
+            raise NotFound(name) from None
+        if not stat_module.S_ISREG(result.st_mode):
+            raise NotFound(name)
+        return _info(name, result)
+
+    def scan(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        folder = self._path(prefix)
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames.sort()
+            relative = os.path.relpath(dirpath, self.root)
+            base = "" if relative == "." else relative.replace(os.sep, "/") + "/"
+            for filename in sorted(filenames):
+                try:
+                    result = os.stat(os.path.join(dirpath, filename))
+                except OSError:
+                    continue
+                if stat_module.S_ISREG(result.st_mode):
+                    yield _info(base + filename, result)
+
+    def write(self, name: str, data: bytes) -> None:
+        if not is_safe_name(name):
+            raise NotFound(name)
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.commonpath([self.root, path.parent.resolve()]) != str(self.root):
+            raise NotFound(name)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+
+    def delete(self, name: str) -> None:
+        path = self._path(name)
+        try:
+            path.unlink()
+        except (FileNotFoundError, IsADirectoryError):
+            raise NotFound(name) from None
+
+    def read(self, name: str, start: int, end: int) -> Iterator[bytes]:
+        path = self._path(name)
+        try:
+            handle = path.open("rb", buffering=0)
+        except OSError:
+            raise NotFound(name) from None
+        return self._chunks(handle, start, end)
+
+    def _chunks(self, handle, start: int, end: int) -> Iterator[bytes]:
+        """Yield bytes start..end (inclusive) of an open file, then close it."""
+        with handle:
+            handle.seek(start)
+            remaining = end - start + 1
+            while remaining > 0:
+                chunk = handle.read(min(self.chunk_size, remaining))
+                if not chunk:
+                    return  # the file shrank while we served it: end the stream cleanly
+                remaining -= len(chunk)
+                yield chunk

@@ -1,0 +1,130 @@
+"""Encode small test videos with ffmpeg's test sources: the demo library and test fixtures.
+
+python -m scripts.make_demo demo      # (re)build the bundled demo library
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+SIZE = "320x180"
+SOURCES = ("testsrc2", "smptehdbars", "mandelbrot", "rgbtestsrc", "testsrc", "yuvtestsrc")
+
+
+def _ffmpeg(*args: str) -> None:
+    command = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args]
+    subprocess.run(command, check=True)
+
+
+def _inputs(seconds: float, source: str, frequency: int) -> list[str]:
+    return [
+        "-f",
+        "lavfi",
+        "-i",
+        f"{source}=size={SIZE}:rate=24",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency={frequency}:sample_rate=44100",
+        "-t",
+        str(seconds),
+    ]
+
+
+def _h264_aac() -> list[str]:
+    return [
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "32",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        "48",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "48k",
+        "-ac",
+        "1",
+    ]
+
+
+def encode_mp4(
+    path: Path, seconds: float = 4, source: str = "testsrc2", frequency: int = 440
+) -> Path:
+    """Write an H.264/AAC MP4 with the index up front (+faststart)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _ffmpeg(
+        *_inputs(seconds, source, frequency), *_h264_aac(), "-movflags", "+faststart", str(path)
+    )
+    return path
+
+
+def encode_hls(
+    folder: Path,
+    seconds: float = 6,
+    source: str = "smptehdbars",
+    frequency: int = 660,
+    segment_seconds: int = 2,
+) -> Path:
+    """Write an HLS VOD folder: output.m3u8 and outputNNN.ts segments (the original's recipe)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _ffmpeg(
+        *_inputs(seconds, source, frequency),
+        *_h264_aac(),
+        "-f",
+        "hls",
+        "-hls_time",
+        str(segment_seconds),
+        "-hls_playlist_type",
+        "vod",
+        "-hls_segment_filename",
+        str(folder / "output%03d.ts"),
+        str(folder / "output.m3u8"),
+    )
+    return folder
+
+
+def encode_avi(path: Path, seconds: float = 2, source: str = "rgbtestsrc") -> Path:
+    """Write an MPEG-4 Part 2 AVI: a file browsers cannot play."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _ffmpeg(
+        *_inputs(seconds, source, 330),
+        "-c:v",
+        "mpeg4",
+        "-q:v",
+        "12",
+        "-c:a",
+        "mp3",
+        "-b:a",
+        "32k",
+        str(path),
+    )
+    return path
+
+
+def build_demo(root: Path) -> None:
+    """Build the demo library in the bucket layout the README describes."""
+    for child in ("Years", "Events", "Welcome.mp4"):
+        target = root / child
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    encode_mp4(root / "Years" / "2024.mp4", 4, "testsrc2", 440)
+    encode_mp4(root / "Years" / "2023.mp4", 4, "mandelbrot", 523)
+    encode_hls(root / "Years" / "2022.hls", 6, "smptehdbars", 660)
+    encode_mp4(root / "Events" / "Wedding.mp4", 4, "testsrc", 587)
+    encode_mp4(root / "Events" / "Grand-mère's 90th – été 2021.mp4", 3, "yuvtestsrc", 349)
+    encode_avi(root / "Events" / "Old camcorder tape.avi")
+    encode_mp4(root / "Welcome.mp4", 3, "rgbtestsrc", 392)
+
+
+if __name__ == "__main__":
+    build_demo(Path(sys.argv[1] if len(sys.argv) > 1 else "demo"))

@@ -1,0 +1,190 @@
+"""Fixtures: a library encoded with ffmpeg, the real app served by `streamlit run`, Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from scripts.make_demo import encode_avi, encode_hls, encode_mp4
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = os.environ.get("HOMEMOVIES_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--autoplay-policy=no-user-gesture-required",
+    "--mute-audio",
+]
+ADMIN = "admin"
+ADMIN_PASSWORD = "correct horse battery"
+COOKIE_KEY = "test-cookie-key-0123456789abcdefghijklmnop"
+SECRET_TEXT = b"TOP-SECRET: this file lies beside the library and must never be served"
+
+ODD_MP4 = "Spaces é ü #1 ?&%+.mp4"
+ODD_HLS = "Fun #2 & 50% + more?.hls"
+
+
+@dataclass
+class FixtureLibrary:
+    """A library folder made for the tests, with the names of what is in it."""
+
+    root: Path
+    secret_file: Path
+    sizes: dict[str, int] = field(default_factory=dict)
+
+
+def build_fixture_library(base: Path) -> FixtureLibrary:
+    """Encode the test library: every kind of title, odd names and planted faults."""
+    root = base / "library"
+    encode_mp4(root / "Years" / "2024.mp4", 3, "testsrc2", 440)
+    encode_hls(root / "Years" / "2022.hls", 6, "smptehdbars", 660)
+    broken = root / "Years" / "Broken.hls"
+    broken.mkdir(parents=True)
+    shutil.copy(root / "Years" / "2022.hls" / "output000.ts", broken / "output000.ts")
+    encode_mp4(root / "Years" / "deeper" / "Nested.mp4", 1, "testsrc", 300)
+    encode_mp4(root / "Events" / "Wedding.mp4", 3, "testsrc", 587)
+    encode_mp4(root / "Events" / ODD_MP4, 3, "yuvtestsrc", 349)
+    encode_hls(root / "Events" / ODD_HLS, 4, "rgbtestsrc", 523)
+    encode_avi(root / "Events" / "Old tape.avi")
+    (root / "Events" / "notes.txt").write_text("not a video")
+    encode_mp4(root / "Root clip.mp4", 2, "mandelbrot", 392)
+    (root / ".hidden").mkdir()
+    (root / ".hidden" / "private.mp4").write_bytes(b"hidden")
+    secret = base / "secret.txt"
+    secret.write_bytes(SECRET_TEXT)
+    sizes = {
+        str(path.relative_to(root)): path.stat().st_size
+        for path in root.rglob("*")
+        if path.is_file()
+    }
+    return FixtureLibrary(root=root, secret_file=secret, sizes=sizes)
+
+
+@pytest.fixture(scope="session")
+def fixture_library(tmp_path_factory: pytest.TempPathFactory) -> FixtureLibrary:
+    if shutil.which("ffmpeg") is None:
+        pytest.fail("ffmpeg is required: apt-get install -y ffmpeg")
+    return build_fixture_library(tmp_path_factory.mktemp("media"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningApp:
+    """A `streamlit run` process serving the app."""
+
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def app_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEMOVIES_")}
+    env.update(
+        HOMEMOVIES_PASSWORD=ADMIN_PASSWORD,
+        HOMEMOVIES_COOKIE_KEY=COOKIE_KEY,
+        STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+    )
+    env.update(extra)
+    return env
+
+
+def start_app(flags: list[str], env: dict[str, str], name: str, timeout: float = 60) -> RunningApp:
+    """Start `streamlit run streamlit_app.py -- FLAGS` on a free port; wait until healthy."""
+    port = free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = ARTIFACTS / f"server-{name}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--",
+        *flags,
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"app exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return RunningApp(url, process, log_path)
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"app did not become healthy:\n{log_path.read_text()}")
+
+
+def stop_app(app: RunningApp) -> None:
+    app.process.terminate()
+    try:
+        app.process.wait(10)
+    except subprocess.TimeoutExpired:
+        app.process.kill()
+
+
+@pytest.fixture(scope="session")
+def local_app(fixture_library: FixtureLibrary) -> Iterator[RunningApp]:
+    """The app serving the fixture library from a local folder."""
+    app = start_app(
+        ["--library", str(fixture_library.root), "--username", ADMIN], app_env(), "local"
+    )
+    yield app
+    stop_app(app)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is required at {CHROMIUM}: apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser context and page; a screenshot is saved as an artifact after each test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    finally:
+        context.close()

@@ -1,0 +1,99 @@
+"""Browser tests: a real Chromium signs in and plays MP4 and HLS from the running app."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from lib.auth import COOKIE_NAME
+from tests.conftest import ODD_HLS, ODD_MP4
+from tests.ui import open_tab, play, sign_in, wait_for_cookie, wait_until_playing
+
+pytestmark = pytest.mark.browser
+
+
+def test_sign_in_shows_tabs_in_name_order(page, local_app):
+    sign_in(page, local_app.url)
+    tabs = page.get_by_role("tab")
+    expect(tabs).to_have_text(["Events", "Years", "Unsorted"])
+
+
+def test_wrong_password_shows_an_error_and_no_library(page, local_app):
+    sign_in(page, local_app.url, password="not the password")
+    expect(page.get_by_text("Incorrect username or password.")).to_be_visible()
+    expect(page.get_by_role("tab")).to_have_count(0)
+
+
+def test_mp4_plays(page, local_app):
+    sign_in(page, local_app.url)
+    open_tab(page, "Years")
+    play(page, "2024")
+    state = wait_until_playing(page)
+    assert "/video/" in state["src"] and state["src"].endswith("/Years/2024.mp4")
+
+
+def test_hls_plays_through_hls_js(page, local_app):
+    sign_in(page, local_app.url)
+    open_tab(page, "Years")
+    play(page, "2022")
+    state = wait_until_playing(page, past=2.5)  # beyond the first 2 s segment
+    assert state["src"].startswith("blob:"), "hls.js feeds the video through Media Source"
+
+
+def test_odd_names_play(page, local_app):
+    sign_in(page, local_app.url)
+    open_tab(page, "Events")
+    play(page, ODD_MP4.removesuffix(".mp4"))
+    wait_until_playing(page)
+    play(page, ODD_HLS.removesuffix(".hls"))
+    state = wait_until_playing(page)
+    assert state["src"].startswith("blob:")
+
+
+def test_switching_titles_keeps_one_player(page, local_app):
+    sign_in(page, local_app.url)
+    open_tab(page, "Years")
+    play(page, "2022")
+    wait_until_playing(page)
+    play(page, "2024")
+    wait_until_playing(page)
+    expect(page.locator("video")).to_have_count(1)
+
+
+def test_root_titles_are_in_unsorted(page, local_app):
+    sign_in(page, local_app.url)
+    open_tab(page, "Unsorted")
+    play(page, "Root clip")
+    wait_until_playing(page)
+
+
+def test_broken_and_unplayable_titles_are_explained(page, local_app):
+    sign_in(page, local_app.url)
+    open_tab(page, "Years")
+    expect(page.get_by_text("has no output.m3u8")).to_be_visible()
+    open_tab(page, "Events")
+    expect(page.get_by_text("needs converting")).to_be_visible()
+    page.get_by_role("button", name="Convert or download").click()
+    expect(page.get_by_text("ffmpeg -i 'Old tape.avi'")).to_be_visible()
+    download = page.get_by_role("link", name="Download the original")
+    href = download.get_attribute("href")
+    assert href and href.endswith("/Events/Old%20tape.avi?download=1")
+
+
+def test_signed_in_cookie_survives_reload_and_sign_out_ends_it(page, local_app):
+    sign_in(page, local_app.url)
+    expect(page.get_by_role("tab", name="Years")).to_be_visible()
+    wait_for_cookie(page, COOKIE_NAME)
+    page.reload()
+    expect(page.get_by_role("tab", name="Years")).to_be_visible()
+    stale_cookie = next(c for c in page.context.cookies() if c["name"] == COOKIE_NAME)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("Username", exact=True)).to_be_visible()
+    page.reload()
+    expect(page.get_by_label("Username", exact=True)).to_be_visible()
+    expect(page.get_by_role("tab")).to_have_count(0)
+    # A copy of the cookie from before the sign-out no longer signs anyone in.
+    page.context.add_cookies([stale_cookie])
+    page.reload()
+    expect(page.get_by_label("Username", exact=True)).to_be_visible()
+    expect(page.get_by_role("tab")).to_have_count(0)

@@ -1,0 +1,147 @@
+"""The library model: tabs and titles from listings, on hand-made listings and a real folder."""
+
+from __future__ import annotations
+
+import pytest
+
+from lib.library import Kind, Library, Tab, TTLCache, tabs_from_root, videos_from_listing
+from lib.storage import Listing, NotFound, ObjectInfo
+from lib.storage_local import LocalStorage
+from tests.conftest import ODD_HLS, ODD_MP4
+
+
+def objects(*names: str) -> tuple[ObjectInfo, ...]:
+    return tuple(ObjectInfo(name=name, size=10) for name in names)
+
+
+def test_tabs_are_top_level_folders_in_name_order_with_unsorted_last():
+    listing = Listing(
+        objects=objects("Root.mp4", "readme.txt"),
+        prefixes=("Years/", "events/", "Loose.hls/", ".homemovies/"),
+    )
+    tabs = tabs_from_root(listing)
+    assert [tab.label for tab in tabs] == ["events", "Years", "Unsorted"]
+    assert tabs[-1].prefix == ""
+
+
+def test_no_unsorted_tab_without_root_titles():
+    listing = Listing(objects=objects("readme.txt"), prefixes=("Years/",))
+    assert [tab.label for tab in tabs_from_root(listing)] == ["Years"]
+
+
+def test_unsorted_label_does_not_clash_with_a_folder_of_that_name():
+    listing = Listing(objects=objects("a.mp4"), prefixes=("Unsorted/",))
+    assert [tab.label for tab in tabs_from_root(listing)] == ["Unsorted", "Unsorted (top level)"]
+
+
+def test_titles_kinds_and_what_is_not_a_title():
+    listing = Listing(
+        objects=objects(
+            "Years/2024.mp4",
+            "Years/Clip.MOV",
+            "Years/b.webm",
+            "Years/c.m4v",
+            "Years/old.avi",
+            "Years/tape.mkv",
+            "Years/2024.jpg",
+            "Years/2024.vtt",
+            "Years/.secret.mp4",
+            "Years/",
+        ),
+        prefixes=("Years/2022.hls/", "Years/deeper/", "Years/.hls/"),
+    )
+    videos = videos_from_listing("Years", listing)
+    assert [(v.title, v.kind) for v in videos] == [
+        ("2022", Kind.HLS),
+        ("2024", Kind.FILE),
+        ("b", Kind.FILE),
+        ("c", Kind.FILE),
+        ("Clip", Kind.FILE),
+        ("old", Kind.UNPLAYABLE),
+        ("tape", Kind.UNPLAYABLE),
+    ]
+    hls = videos[0]
+    assert hls.name == "Years/2022.hls/"
+    assert hls.playlist == "Years/2022.hls/output.m3u8"
+    assert hls.scope == "Years/2022.hls/"
+    assert videos[1].playlist == videos[1].scope == "Years/2024.mp4"
+
+
+def test_odd_names_keep_their_characters():
+    name = "Events/Spaces é ü #1 ?&%+.mp4"
+    videos = videos_from_listing("Events", Listing(objects=objects(name)))
+    assert videos[0].title == "Spaces é ü #1 ?&%+"
+    assert videos[0].name == name
+
+
+def test_local_folder_model(fixture_library):
+    library = Library(LocalStorage(fixture_library.root))
+    tabs = library.tabs()
+    assert [tab.label for tab in tabs] == ["Events", "Years", "Unsorted"]
+    by_label = {tab.label: tab for tab in tabs}
+
+    years = {v.title: v.kind for v in library.videos(by_label["Years"])}
+    assert years == {"2022": Kind.HLS, "2024": Kind.FILE, "Broken": Kind.BROKEN}
+
+    events = {v.title: v.kind for v in library.videos(by_label["Events"])}
+    assert events == {
+        "Wedding": Kind.FILE,
+        ODD_MP4.removesuffix(".mp4"): Kind.FILE,
+        ODD_HLS.removesuffix(".hls"): Kind.HLS,
+        "Old tape": Kind.UNPLAYABLE,
+    }
+    assert [v.title for v in library.videos(by_label["Unsorted"])] == ["Root clip"]
+    assert library.find("Years/2022.hls/").kind is Kind.HLS
+    assert library.find("Years/deeper/Nested.mp4") is None
+
+
+class CountingStorage(LocalStorage):
+    def __init__(self, root):
+        super().__init__(root)
+        self.listings: list[str] = []
+
+    def list(self, prefix: str = "") -> Listing:
+        self.listings.append(prefix)
+        return super().list(prefix)
+
+
+def test_listings_are_cached_until_refresh(fixture_library):
+    storage = CountingStorage(fixture_library.root)
+    library = Library(storage, ttl=60)
+    years = Tab("Years", "Years/")
+    library.tabs()
+    library.videos(years)
+    library.tabs()
+    library.videos(years)
+    assert storage.listings == ["", "Years/"]
+    library.refresh()
+    library.videos(years)
+    assert storage.listings == ["", "Years/", "Years/"]
+
+
+def test_ttl_cache_expires():
+    now = [0.0]
+    cache = TTLCache(10, clock=lambda: now[0])
+    calls = []
+    assert cache.get("k", lambda: calls.append(1) or "a") == "a"
+    now[0] = 9.9
+    assert cache.get("k", lambda: "b") == "a"
+    now[0] = 10.1
+    assert cache.get("k", lambda: "c") == "c"
+
+
+def test_local_backend_scan_write_delete(tmp_path):
+    storage = LocalStorage(tmp_path)
+    storage.write(".homemovies/state/alice.json", b"{}")
+    storage.write("A/b.mp4", b"12345")
+    assert [(info.name, info.size) for info in storage.scan()] == [
+        (".homemovies/state/alice.json", 2),
+        ("A/b.mp4", 5),
+    ]
+    assert storage.list("").prefixes == ("A/",)  # the hidden state folder is not listed
+    storage.delete("A/b.mp4")
+    assert [info.name for info in storage.scan("A/")] == []
+    with pytest.raises(NotFound):
+        storage.delete("A/b.mp4")
+    with pytest.raises(NotFound):
+        storage.write("../escape.json", b"x")

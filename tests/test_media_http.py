@@ -1,0 +1,227 @@
+"""The media route over HTTP: tokens, Range, HEAD, content types, traversal.
+
+Most tests drive the route's ASGI app with Starlette's (httpx) client; the traversal and
+compression tests talk raw HTTP to the real `streamlit run` server, so nothing normalises
+the path before the app sees it.
+"""
+
+from __future__ import annotations
+
+import http.client
+from email.message import Message
+from urllib.parse import urlsplit
+
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from lib.media import MediaEndpoint, RangeNotSatisfiable, media_routes, media_url, parse_range
+from lib.storage_local import LocalStorage
+from lib.tokens import TokenSigner, derive_key
+from tests.conftest import ADMIN, COOKIE_KEY, ODD_HLS, ODD_MP4, SECRET_TEXT
+
+SIGNER = TokenSigner(derive_key(COOKIE_KEY, "homemovies media token v1"))
+
+
+@pytest.fixture(scope="module")
+def client(fixture_library):
+    endpoint = MediaEndpoint(LocalStorage(fixture_library.root), SIGNER, lambda user: user == ADMIN)
+    with TestClient(Starlette(routes=media_routes(endpoint))) as client:
+        yield client
+
+
+def url(scope: str, name: str | None = None, user: str = ADMIN, ttl: int = 600) -> str:
+    return media_url(SIGNER.issue(scope, user, ttl), scope if name is None else name)
+
+
+def test_whole_file_with_length_and_headers(client, fixture_library):
+    response = client.get(url("Years/2024.mp4"))
+    assert response.status_code == 200
+    assert response.content == (fixture_library.root / "Years/2024.mp4").read_bytes()
+    assert response.headers["content-length"] == str(fixture_library.sizes["Years/2024.mp4"])
+    assert response.headers["content-type"] == "video/mp4"
+    assert response.headers["accept-ranges"] == "bytes"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"].startswith("private, max-age=")
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert "content-encoding" not in response.headers
+
+
+def test_range_request_for_first_two_bytes_returns_206(client, fixture_library):
+    size = fixture_library.sizes["Years/2024.mp4"]
+    response = client.get(url("Years/2024.mp4"), headers={"Range": "bytes=0-1"})
+    assert response.status_code == 206
+    assert response.headers["content-range"] == f"bytes 0-1/{size}"
+    assert response.headers["content-length"] == "2"
+    assert response.content == (fixture_library.root / "Years/2024.mp4").read_bytes()[:2]
+
+
+def test_open_ended_and_suffix_ranges(client, fixture_library):
+    data = (fixture_library.root / "Years/2024.mp4").read_bytes()
+    size = len(data)
+    response = client.get(url("Years/2024.mp4"), headers={"Range": f"bytes={size - 100}-"})
+    assert response.status_code == 206
+    assert response.content == data[-100:]
+    assert response.headers["content-range"] == f"bytes {size - 100}-{size - 1}/{size}"
+    response = client.get(url("Years/2024.mp4"), headers={"Range": "bytes=-10"})
+    assert response.status_code == 206
+    assert response.content == data[-10:]
+    response = client.get(url("Years/2024.mp4"), headers={"Range": f"bytes=10-{size + 500}"})
+    assert response.status_code == 206
+    assert response.content == data[10:]
+
+
+@pytest.mark.parametrize("header", ["bytes=999999999-", "bytes=5-2", "bytes=-0"])
+def test_unsatisfiable_range_gets_416(client, fixture_library, header):
+    response = client.get(url("Years/2024.mp4"), headers={"Range": header})
+    assert response.status_code == 416
+    assert response.headers["content-range"] == f"bytes */{fixture_library.sizes['Years/2024.mp4']}"
+
+
+@pytest.mark.parametrize("header", ["bytes=abc", "items=0-1", "bytes=0-1,4-5", "bytes"])
+def test_range_we_do_not_serve_gets_the_whole_file(client, fixture_library, header):
+    response = client.get(url("Years/2024.mp4"), headers={"Range": header})
+    assert response.status_code == 200
+    assert len(response.content) == fixture_library.sizes["Years/2024.mp4"]
+
+
+def test_head_has_headers_and_no_body(client, fixture_library):
+    response = client.head(url("Years/2024.mp4"))
+    assert response.status_code == 200
+    assert response.headers["content-length"] == str(fixture_library.sizes["Years/2024.mp4"])
+    assert response.content == b""
+    response = client.head(url("Years/2024.mp4"), headers={"Range": "bytes=0-1"})
+    assert response.status_code == 206
+    assert response.headers["content-length"] == "2"
+
+
+def test_hls_playlist_and_segments_share_one_folder_token(client):
+    token_url = url("Years/2022.hls/", "Years/2022.hls/output.m3u8")
+    playlist = client.get(token_url)
+    assert playlist.status_code == 200
+    assert playlist.headers["content-type"] == "application/vnd.apple.mpegurl"
+    assert b"#EXTM3U" in playlist.content
+    segment_url = token_url.rsplit("/", 1)[0] + "/output000.ts"
+    segment = client.get(segment_url)
+    assert segment.status_code == 200
+    assert segment.headers["content-type"] == "video/mp2t"
+
+
+def test_odd_names_are_served(client, fixture_library):
+    response = client.get(url("Events/" + ODD_MP4))
+    assert response.status_code == 200
+    assert response.content == (fixture_library.root / "Events" / ODD_MP4).read_bytes()
+    hls = client.get(url(f"Events/{ODD_HLS}/", f"Events/{ODD_HLS}/output.m3u8"))
+    assert hls.status_code == 200
+
+
+def test_download_link_is_an_attachment(client):
+    response = client.get(url("Events/Old tape.avi") + "?download=1")
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == "attachment; filename*=UTF-8''Old%20tape.avi"
+    assert response.headers["content-type"] == "application/octet-stream"
+
+
+def test_missing_tampered_and_expired_tokens_get_403(client):
+    assert client.get("/video/nothing/Years/2024.mp4").status_code == 403
+    good = url("Years/2024.mp4")
+    token = good.split("/")[2]
+    tampered = good.replace(token, token[:-3] + ("xyz" if not token.endswith("xyz") else "abc"))
+    assert client.get(tampered).status_code == 403
+    expired = media_url(
+        TokenSigner(SIGNER._key, clock=lambda: 0).issue("Years/2024.mp4", ADMIN, 1),
+        "Years/2024.mp4",
+    )
+    assert client.get(expired).status_code == 403
+
+
+def test_token_of_a_removed_user_gets_403(client):
+    assert client.get(url("Years/2024.mp4", user="removed")).status_code == 403
+
+
+def test_outside_scope_gets_404(client):
+    assert client.get(url("Years/2024.mp4", "Events/Wedding.mp4")).status_code == 404
+    assert client.get(url("Years/2022.hls/", "Years/2024.mp4")).status_code == 404
+
+
+def test_missing_object_inside_scope_gets_404(client):
+    assert client.get(url("Years/2022.hls/", "Years/2022.hls/output999.ts")).status_code == 404
+
+
+def test_post_is_not_allowed(client):
+    assert client.post(url("Years/2024.mp4")).status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("header", "size", "expected"),
+    [
+        ("bytes=0-0", 10, (0, 0)),
+        ("bytes=9-", 10, (9, 9)),
+        ("bytes=-20", 10, (0, 9)),
+        (" bytes = 2 - 3 ", 10, (2, 3)),
+        ("bytes=0-99999999999999999999999", 10, None),
+    ],
+)
+def test_parse_range(header, size, expected):
+    if expected is None:
+        with pytest.raises(RangeNotSatisfiable):
+            parse_range(header, size)
+    else:
+        assert parse_range(header, size) == expected
+
+
+def raw_get(
+    app_url: str, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, bytes, Message]:
+    """Send `path` byte for byte (no client-side normalisation) and return status, body, headers."""
+    parts = urlsplit(app_url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.putrequest("GET", path, skip_accept_encoding=True)
+        for name, value in (headers or {}).items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read(), response.headers
+    finally:
+        connection.close()
+
+
+TRAVERSALS = [
+    "../secret.txt",
+    "../../secret.txt",
+    "%2e%2e/secret.txt",
+    "..%2fsecret.txt",
+    "%2e%2e%2fsecret.txt",
+    "%252e%252e/secret.txt",
+    "..%5csecret.txt",
+    "%2fetc%2fpasswd",
+    "/etc/passwd",
+    "%00secret.txt",
+    "Years/..%2f..%2fsecret.txt",
+]
+
+
+@pytest.mark.parametrize("tail", TRAVERSALS)
+@pytest.mark.parametrize("scope", ["Years/2022.hls/", "Years/2024.mp4"])
+def test_traversal_never_serves_the_secret_beside_the_library(local_app, scope, tail):
+    token = SIGNER.issue(scope, ADMIN, 600)
+    prefix = scope if scope.endswith("/") else ""
+    for path in (f"/video/{token}/{prefix}{tail}", f"/video/{token}/{tail}"):
+        status, body, _ = raw_get(local_app.url, path)
+        assert SECRET_TEXT not in body
+        assert status in (400, 403, 404), (path, status)
+
+
+def test_real_server_serves_media_uncompressed_with_range(local_app, fixture_library):
+    playlist = url("Years/2022.hls/", "Years/2022.hls/output.m3u8")
+    status, body, headers = raw_get(local_app.url, playlist, {"Accept-Encoding": "gzip"})
+    assert status == 200
+    assert "Content-Encoding" not in headers
+    assert body == (fixture_library.root / "Years/2022.hls/output.m3u8").read_bytes()
+    status, body, headers = raw_get(
+        local_app.url, url("Events/" + ODD_MP4), {"Range": "bytes=0-1", "Accept-Encoding": "gzip"}
+    )
+    assert status == 206
+    assert headers["Content-Range"].startswith("bytes 0-1/")
+    assert len(body) == 2

@@ -1,0 +1,42 @@
+"""Server-side sign-outs: a cookie issued before its user signed out is refused."""
+
+from __future__ import annotations
+
+import jwt
+
+from lib.sessions import SignOuts, cookie_is_revoked
+
+KEY = "cookie-key-" + "x" * 32
+
+
+def cookie(username: str, issued_at: float, days: float = 7) -> str:
+    return jwt.encode({"username": username, "exp_date": issued_at + days * 86400}, KEY, "HS256")
+
+
+def test_cookie_from_before_sign_out_is_revoked_and_later_one_is_not():
+    now = [1000.0]
+    sign_outs = SignOuts(clock=lambda: now[0])
+    before = cookie("alice", issued_at=900)
+    assert not cookie_is_revoked(before, KEY, 7, sign_outs)
+    sign_outs.record("Alice")
+    assert cookie_is_revoked(before, KEY, 7, sign_outs)
+    assert not cookie_is_revoked(cookie("alice", issued_at=1001), KEY, 7, sign_outs)
+    assert not cookie_is_revoked(cookie("bob", issued_at=900), KEY, 7, sign_outs)
+
+
+def test_foreign_or_malformed_cookies_are_left_to_the_authenticator():
+    sign_outs = SignOuts()
+    sign_outs.record("alice")
+    assert not cookie_is_revoked("garbage", KEY, 7, sign_outs)
+    forged = jwt.encode({"username": "alice", "exp_date": 0}, "another key", "HS256")
+    assert not cookie_is_revoked(forged, KEY, 7, sign_outs)
+
+
+def test_sign_outs_are_forgotten_once_their_cookies_expired():
+    now = [1000.0]
+    sign_outs = SignOuts(keep_seconds=100, clock=lambda: now[0])
+    sign_outs.record("alice")
+    now[0] = 1101
+    sign_outs.record("bob")
+    assert not sign_outs.revokes("alice", 900)
+    assert sign_outs.revokes("bob", 1100)

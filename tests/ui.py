@@ -1,0 +1,62 @@
+"""Browser helpers: what a user does (sign in, open a tab, play a title) and what they see."""
+
+from __future__ import annotations
+
+import time
+
+from playwright.sync_api import Page, expect
+
+from tests.conftest import ADMIN, ADMIN_PASSWORD
+
+
+def sign_in(page: Page, url: str, username: str = ADMIN, password: str = ADMIN_PASSWORD) -> None:
+    """Open the app and sign in through the form."""
+    page.goto(url)
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def open_tab(page: Page, label: str) -> None:
+    tab = page.get_by_role("tab", name=label, exact=True)
+    tab.click()
+    expect(tab).to_have_attribute("aria-selected", "true")
+
+
+def play(page: Page, title: str) -> None:
+    """Click a title's play button and wait for the player to show that title."""
+    page.get_by_role("button", name=title, exact=True).click()
+    expect(page.locator("video")).to_have_attribute("aria-label", title)
+
+
+def video_state(page: Page) -> dict:
+    return page.locator("video").evaluate(
+        """v => ({time: v.currentTime, src: v.currentSrc || v.src, error: v.error && v.error.code,
+                  paused: v.paused, readyState: v.readyState})"""
+    )
+
+
+def wait_until_playing(page: Page, past: float = 0.5, timeout: float = 20) -> dict:
+    """Wait until the video's currentTime passes `past` seconds; fail on a media error."""
+    deadline = time.monotonic() + timeout
+    state = video_state(page)
+    while time.monotonic() < deadline:
+        state = video_state(page)
+        assert state["error"] is None, f"media error {state}"
+        alert = page.locator(".hm-error")
+        if alert.count() and alert.is_visible():
+            raise AssertionError(f"player error: {alert.inner_text()}")
+        if state["time"] > past:
+            return state
+        page.wait_for_timeout(100)
+    raise AssertionError(f"video did not advance past {past}s: {state}")
+
+
+def wait_for_cookie(page: Page, name: str, present: bool = True, timeout: float = 10) -> None:
+    """Wait until the browser holds (or no longer holds) cookie `name`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(cookie["name"] == name for cookie in page.context.cookies()) == present:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"cookie {name} {'never set' if present else 'still set'}")
