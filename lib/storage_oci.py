@@ -93,7 +93,7 @@ class OciStorage:
     ) -> None:
         self.client = client
         self.bucket = bucket
-        self.endpoint: str = client.base_client.endpoint
+        self.endpoint: str = client.base_client.get_endpoint()
         self.chunk_size = chunk_size
         self._namespace = namespace
         self._lock = threading.Lock()

@@ -42,7 +42,7 @@ def read_secrets(settings: Settings, auth: OciAuth, names: set[str]) -> dict[str
         **client_options(auth, settings.secrets_endpoint, DEFAULT_SECRETS_ENDPOINT)
     )
     what = f"the Vault secrets in compartment {compartment}"
-    endpoint = vaults.base_client.endpoint
+    endpoint = vaults.base_client.get_endpoint()
 
     def list_page(**kwargs: Any) -> Any:
         # Translated here, so the pagination helper's own retries never stack on ours.
@@ -59,7 +59,7 @@ def read_secrets(settings: Settings, auth: OciAuth, names: set[str]) -> dict[str
     for name, secret_id in ids.items():
         bundle = call(
             f"the Vault secret {name!r}",
-            bundles.base_client.endpoint,
+            bundles.base_client.get_endpoint(),
             lambda secret_id=secret_id: bundles.get_secret_bundle(secret_id, stage="CURRENT"),
         ).data
         values[name] = _decode(name, bundle.secret_bundle_content)

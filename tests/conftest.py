@@ -204,6 +204,7 @@ class LoopbackOci:
     server: OciApiServer
     config_path: Path
     key_path: Path
+    fingerprint: str
 
     @property
     def url(self) -> str:
@@ -248,7 +249,7 @@ def oci(fixture_library: FixtureLibrary, tmp_path_factory) -> Iterator[LoopbackO
     server = OciApiServer().start()
     server.add_key(f"{OCI_TENANCY}/{OCI_USER}/{fingerprint}", key.public_key())
     server.put_folder(OCI_BUCKET, fixture_library.root)
-    yield LoopbackOci(server, config_path, key_path)
+    yield LoopbackOci(server, config_path, key_path, fingerprint)
     server.stop()
 
 

@@ -200,7 +200,7 @@ def test_persistent_500_gives_up_with_a_clear_message(oci, storage):
 
 def test_persistent_throttling_says_so(oci, storage):
     oci.server.inject(Fault("status", path_contains="/o", status=429, times=4))
-    with pytest.raises(Unavailable, match="^OCI is throttling this app's requests"):
+    with pytest.raises(Unavailable, match=r"^OCI is throttling this app.s requests"):
         storage.list("Events/")
 
 
