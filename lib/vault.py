@@ -16,6 +16,7 @@ import oci
 
 from lib.oci_auth import OciAuth, call, client_options
 from lib.settings import Settings, SettingsError, require_login, validate
+from lib.storage import NotFound
 
 # Secret name in the Vault -> Settings field (the original app's names).
 SECRET_FIELDS = {
@@ -48,20 +49,29 @@ def read_secrets(settings: Settings, auth: OciAuth, names: set[str]) -> dict[str
         # Translated here, so the pagination helper's own retries never stack on ours.
         return call(what, endpoint, lambda: vaults.list_secrets(compartment, **kwargs))
 
-    summaries = oci.pagination.list_call_get_all_results(
-        list_page, lifecycle_state="ACTIVE", sort_by="TIMECREATED", sort_order="DESC"
-    ).data
+    try:
+        summaries = oci.pagination.list_call_get_all_results(
+            list_page, lifecycle_state="ACTIVE", sort_by="TIMECREATED", sort_order="DESC"
+        ).data
+    except NotFound:
+        raise SettingsError(
+            f"The compartment {compartment} has no Vault secrets these OCI credentials may "
+            "read; check --secret and the IAM policy (see README, OCI)."
+        ) from None
     ids: dict[str, str] = {}
     for summary in summaries:
         if summary.secret_name in names and summary.lifecycle_state == "ACTIVE":
             ids.setdefault(summary.secret_name, summary.id)
     values: dict[str, str] = {}
     for name, secret_id in ids.items():
-        bundle = call(
-            f"the Vault secret {name!r}",
-            bundles.base_client.get_endpoint(),
-            lambda secret_id=secret_id: bundles.get_secret_bundle(secret_id, stage="CURRENT"),
-        ).data
+        try:
+            bundle = call(
+                f"the Vault secret {name!r}",
+                bundles.base_client.get_endpoint(),
+                lambda secret_id=secret_id: bundles.get_secret_bundle(secret_id, stage="CURRENT"),
+            ).data
+        except NotFound:
+            continue  # deleted since it was listed: reported as missing if it is required
         values[name] = _decode(name, bundle.secret_bundle_content)
     return values
 

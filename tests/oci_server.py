@@ -172,7 +172,7 @@ class Seen:
 
 @dataclass
 class Fault:
-    """Make the next `times` requests matching `method` and `path_contains` misbehave.
+    """Make the next `times` requests matching `method`, `path_contains` and `query` misbehave.
 
     kind: 'status' (answer `status`), 'slow' (wait `delay` seconds before answering),
     'drop' (send the headers and `after_bytes` of the body, then cut the connection).
@@ -181,14 +181,20 @@ class Fault:
     kind: str
     method: str = "GET"
     path_contains: str = ""
+    query: dict[str, str] = field(default_factory=dict)  # must all be in the request's query
     times: int = 1
     status: int = 500
     delay: float = 0.0
     after_bytes: int = 1024
     hits: int = 0
 
-    def matches(self, method: str, path: str) -> bool:
-        return self.times > 0 and method == self.method and self.path_contains in path
+    def matches(self, method: str, path: str, query: dict[str, str]) -> bool:
+        return (
+            self.times > 0
+            and method == self.method
+            and self.path_contains in path
+            and self.query.items() <= query.items()
+        )
 
 
 class ConnectionDropped(Exception):
@@ -388,7 +394,8 @@ class OciApiServer:
                 self.record(request, path, 401, None)
                 await oci_error(401, problem)(scope, receive, send)
                 return
-        fault = self.take_fault(request.method, path)
+        query = dict(parse_qsl(request.url.query, keep_blank_values=True))
+        fault = self.take_fault(request.method, path, query)
         if fault is not None and fault.kind == "status":
             self.record(request, path, fault.status, signed_by)
             response = oci_error(fault.status, "Injected fault.")
@@ -433,10 +440,10 @@ class OciApiServer:
             self.seen.append(seen)
         return seen
 
-    def take_fault(self, method: str, path: str) -> Fault | None:
+    def take_fault(self, method: str, path: str, query: dict[str, str]) -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.matches(method, path):
+                if fault.matches(method, path, query):
                     fault.times -= 1
                     fault.hits += 1
                     return fault

@@ -49,7 +49,9 @@ def test_api_key_of_the_default_profile_signs_requests(oci):
 def test_without_os_endpoint_the_region_endpoint_is_used(oci):
     auth = load_auth(Settings(oci_config=str(oci.config_path)))
     client = object_storage_client(auth, Settings())
-    assert client.base_client.get_endpoint() == f"https://objectstorage.{OCI_REGION}.oraclecloud.com"
+    assert (
+        client.base_client.get_endpoint() == f"https://objectstorage.{OCI_REGION}.oraclecloud.com"
+    )
 
 
 def test_os_endpoint_is_the_client_endpoint(oci):
