@@ -7,6 +7,7 @@ inside the same grant.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -106,10 +107,25 @@ async def _stream(chunks: Iterator[bytes], name: str) -> AsyncIterator[bytes]:
     except StorageError as error:
         # Bytes are already on the wire: all we can honestly do is stop.
         log.warning("read of %r failed mid-stream: %s", name, error)
+        raise StreamCut from None
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
+
+
+class StreamCut(Exception):
+    """Storage failed after the headers were sent: the response cannot be completed."""
+
+
+class MediaStream(StreamingResponse):
+    """A StreamingResponse left unfinished when storage fails mid-body: the server then
+    closes the connection and the client sees a short body, instead of the server failing
+    on a body shorter than its Content-Length."""
+
+    async def stream_response(self, send: Send) -> None:
+        with contextlib.suppress(StreamCut):
+            await super().stream_response(send)
 
 
 @dataclass(frozen=True)
@@ -221,7 +237,7 @@ class MediaEndpoint:
         except StorageError as error:
             log.warning("read of %r failed: %s", info.name, error)
             raise HTTPException(503, UNAVAILABLE, {"Retry-After": "5"}) from None
-        return StreamingResponse(_stream(chunks, info.name), status_code=status, headers=headers)
+        return MediaStream(_stream(chunks, info.name), status_code=status, headers=headers)
 
     @staticmethod
     def error_response(status: int, detail: str, headers: dict[str, str] | None) -> Response:

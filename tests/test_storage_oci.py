@@ -3,16 +3,22 @@ pagination, reads, app-state writes, retries and the messages a user sees on fai
 
 from __future__ import annotations
 
+import http.client
+import time
+from urllib.parse import urlsplit
+
 import oci as oci_sdk
 import pytest
 
 from lib.library import Kind, Library, Tab
+from lib.media import media_url
 from lib.oci_auth import client_options, load_auth
 from lib.settings import Settings
 from lib.storage import NotFound, Unavailable
 from lib.storage_oci import LIST_FIELDS, OciStorage, oci_storage
-from tests.conftest import OCI_BUCKET, free_port, write_oci_config
+from tests.conftest import ADMIN, OCI_BUCKET, free_port, write_oci_config
 from tests.oci_server import Fault, new_key_pair, private_pem
+from tests.test_media_http import SIGNER
 
 BIG_BUCKET = "big-library"
 MANY_FILES = 1500
@@ -243,3 +249,53 @@ def no_faults_left(oci):
     oci.server.clear_faults()
     yield
     oci.server.clear_faults()
+
+
+# ----- through the running app (`streamlit run` serving the loopback bucket) -----
+
+
+def open_media(app_url: str, scope: str) -> http.client.HTTPResponse:
+    parts = urlsplit(app_url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection.request("GET", media_url(SIGNER.issue(scope, ADMIN, 600), scope))
+    return connection.getresponse()
+
+
+def wait_for(condition, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def test_a_viewer_going_away_closes_the_upstream_read(oci, oci_app, tmp_path):
+    size = 64 * 1024 * 1024
+    big = tmp_path / "huge.bin"
+    with big.open("wb") as handle:
+        handle.truncate(size)  # sparse: no 64 MiB written to disk
+    oci.server.put_file(OCI_BUCKET, ".big/huge.bin", big)
+    response = open_media(oci_app.url, ".big/huge.bin")
+    assert response.status == 200 and response.headers["content-length"] == str(size)
+    assert len(response.read(1024 * 1024)) == 1024 * 1024
+    response.close()  # the viewer goes away
+    upstream = oci.server.requests("GET", "/o/.big/huge.bin")
+    assert len(upstream) == 1 and upstream[0].query == {}
+    wait_for(lambda: upstream[0].disconnected)
+    assert upstream[0].body_bytes < size
+
+
+def test_a_connection_dropped_mid_body_ends_the_response_and_the_app_stays_up(
+    oci, oci_app, fixture_library
+):
+    size = fixture_library.sizes["Events/Wedding.mp4"]
+    oci.server.inject(Fault("drop", path_contains="/o/Events/Wedding.mp4", after_bytes=5000))
+    response = open_media(oci_app.url, "Events/Wedding.mp4")
+    assert response.status == 200 and response.headers["content-length"] == str(size)
+    with pytest.raises(http.client.IncompleteRead) as caught:
+        response.read()
+    assert 0 < len(caught.value.partial) < size
+    again = open_media(oci_app.url, "Events/Wedding.mp4")
+    assert again.status == 200 and len(again.read()) == size
+    wait_for(lambda: "failed mid-stream" in oci_app.log())
+    assert "Traceback" not in oci_app.log()
