@@ -3,6 +3,8 @@ chose them: an API key from an OCI config file, an instance principal or a resou
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import jwt
@@ -18,6 +20,7 @@ from tests.conftest import (
     OCI_REGION,
     OCI_TENANCY,
     OCI_USER,
+    REPO,
     app_env,
     write_oci_config,
 )
@@ -158,3 +161,17 @@ def test_entry_point_exits_2_naming_the_mode_when_the_signer_fails(oci):
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("homemovies: Cannot use instance principal authentication: ")
     assert "Traceback" not in result.stderr
+
+
+def test_serving_a_local_folder_never_imports_the_oci_sdk(fixture_library):
+    code = (
+        "import sys; from lib.services import build_services; from lib.settings import Settings;"
+        f"build_services(Settings(library=__import__('pathlib').Path({str(fixture_library.root)!r}),"
+        " username='u', password='long enough password'));"
+        "print(sorted(m for m in sys.modules if m == 'oci' or m.startswith('oci.'))[:1])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
