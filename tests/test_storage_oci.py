@@ -299,3 +299,15 @@ def test_a_connection_dropped_mid_body_ends_the_response_and_the_app_stays_up(
     assert again.status == 200 and len(again.read()) == size
     wait_for(lambda: "failed mid-stream" in oci_app.log())
     assert "Traceback" not in oci_app.log()
+
+
+def test_a_signature_from_the_wrong_key_is_refused(oci, tmp_path):
+    impostor, _ = new_key_pair()
+    (tmp_path / "impostor.pem").write_bytes(private_pem(impostor))
+    # The registered key id (same fingerprint), signed with another private key.
+    config = write_oci_config(tmp_path / "config", tmp_path / "impostor.pem", oci.fingerprint)
+    settings = Settings(bucket=OCI_BUCKET, os_endpoint=oci.url, oci_config=str(config))
+    mark = oci.server.mark()
+    with pytest.raises(Unavailable, match="401 NotAuthenticated"):
+        oci_storage(settings).list("")
+    assert [(s.status, s.signed_by) for s in oci.server.since(mark)] == [(401, None)]

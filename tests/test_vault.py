@@ -13,8 +13,9 @@ from lib.services import build_services
 from lib.settings import Settings, SettingsError
 from lib.storage import Unavailable
 from lib.vault import with_vault_secrets
-from tests.conftest import OCI_BUCKET
+from tests.conftest import OCI_BUCKET, app_env
 from tests.oci_server import Fault
+from tests.test_settings import run_app_script
 
 VAULT_PASSWORD = "vault password 123"
 VAULT_COOKIE_KEY = "vault-cookie-key-0123456789abcdefghijklmnopqrstuv"
@@ -127,3 +128,19 @@ def no_faults_left(oci):
 
 def auth(oci) -> OciAuth:
     return load_auth(Settings(oci_config=str(oci.config_path)))
+
+
+def test_entry_point_exits_2_naming_the_missing_secret(oci):
+    ocid = compartment(oci, bucket=OCI_BUCKET, password=VAULT_PASSWORD)
+    env = app_env()
+    env.pop("HOMEMOVIES_PASSWORD")
+    flags = ["--secret", ocid, "--oci_config", str(oci.config_path)]
+    for name in ("os_endpoint", "vault_endpoint", "secrets_endpoint"):
+        flags += [f"--{name}", oci.url]
+    result = run_app_script(*flags, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"homemovies: The Vault in compartment {ocid} has no active secret named 'username'; "
+        "add it, or pass --username."
+    )
+    assert VAULT_PASSWORD not in result.stderr + result.stdout
