@@ -298,37 +298,27 @@ class OciApiServer:
         with self._lock:
             return self.buckets.setdefault(name, Bucket(name))
 
-    def put_bytes(self, bucket: str, name: str, data: bytes) -> StoredObject:
-        now = datetime.now(UTC)
-        stored = StoredObject(
-            name=name,
-            size=len(data),
-            etag=str(uuid.uuid4()),
-            md5=base64.b64encode(hashlib.md5(data).digest()).decode(),  # noqa: S324 - OCI's field
-            modified=now,
-            created=now,
-            data=data,
-        )
+    def store(self, bucket: str, stored: StoredObject) -> StoredObject:
         with self._lock:
             self.bucket(bucket).put(stored)
         return stored
+
+    def put_bytes(self, bucket: str, name: str, data: bytes) -> StoredObject:
+        now = datetime.now(UTC)
+        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()  # noqa: S324 - OCI's field
+        return self.store(
+            bucket,
+            StoredObject(name, len(data), str(uuid.uuid4()), md5, now, now, data=data),
+        )
 
     def put_file(self, bucket: str, name: str, path: Path) -> StoredObject:
         """Serve `path` as object `name` without reading it into memory."""
         info = path.stat()
         modified = datetime.fromtimestamp(info.st_mtime, UTC)
-        stored = StoredObject(
-            name=name,
-            size=info.st_size,
-            etag=hashlib.sha256(f"{path}:{info.st_mtime_ns}".encode()).hexdigest()[:32],
-            md5="",
-            modified=modified,
-            created=modified,
-            path=path,
+        etag = hashlib.sha256(f"{path}:{info.st_mtime_ns}".encode()).hexdigest()[:32]
+        return self.store(
+            bucket, StoredObject(name, info.st_size, etag, "", modified, modified, path=path)
         )
-        with self._lock:
-            self.bucket(bucket).put(stored)
-        return stored
 
     def put_folder(self, bucket: str, root: Path, prefix: str = "") -> None:
         """Serve every file below `root` as an object named by its relative path."""
