@@ -311,3 +311,52 @@ def test_a_signature_from_the_wrong_key_is_refused(oci, tmp_path):
     with pytest.raises(Unavailable, match="401 NotAuthenticated"):
         oci_storage(settings).list("")
     assert [(s.status, s.signed_by) for s in oci.server.since(mark)] == [(401, None)]
+
+
+# ----- the loopback server answers as OCI does (seen through the raw SDK client) -----
+
+
+@pytest.fixture
+def sdk(oci):
+    return oci_sdk.object_storage.ObjectStorageClient(
+        **client_options(load_auth(settings_for(oci)), oci.url, None)
+    )
+
+
+def test_server_pages_with_limit_and_next_start_with(oci, sdk):
+    namespace = oci.server.namespace
+    page = sdk.list_objects(namespace, OCI_BUCKET, prefix="Years/", delimiter="/", limit=2).data
+    # Name order ('2' < 'B' < 'd'); a prefix is one entry of the two.
+    assert page.prefixes == ["Years/2022.hls/"]
+    assert [o.name for o in page.objects] == ["Years/2024.mp4"]
+    assert page.next_start_with == "Years/Broken.hls/output000.ts"
+    rest = sdk.list_objects(
+        namespace,
+        OCI_BUCKET,
+        prefix="Years/",
+        delimiter="/",
+        start=page.next_start_with,
+        fields="name,size",
+    ).data
+    assert rest.objects == [] and rest.next_start_with is None
+    assert rest.prefixes == ["Years/Broken.hls/", "Years/deeper/"]
+    # Only the fields asked for come back.
+    assert page.objects[0].size is None and page.objects[0].time_created is None
+    bare = sdk.list_objects(namespace, OCI_BUCKET, prefix="Years/2024", fields="name,size").data
+    assert bare.objects[0].size == oci.server.bucket(OCI_BUCKET).objects["Years/2024.mp4"].size
+    assert bare.objects[0].etag is None and bare.prefixes is None
+
+
+def test_server_answers_416_for_a_range_outside_the_object(oci, sdk, fixture_library):
+    size = fixture_library.sizes["Years/2024.mp4"]
+    with pytest.raises(oci_sdk.exceptions.ServiceError) as caught:
+        sdk.get_object(
+            oci.server.namespace,
+            OCI_BUCKET,
+            "Years/2024.mp4",
+            range=f"bytes={size}-",
+            retry_strategy=oci_sdk.retry.NoneRetryStrategy(),
+        )
+    assert caught.value.status == 416 and caught.value.code == "InvalidRange"
+    assert caught.value.headers["content-range"] == f"bytes */{size}"
+    assert caught.value.headers["opc-request-id"]
