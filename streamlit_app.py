@@ -18,7 +18,7 @@ from lib.accounts import AccountsError
 from lib.media import IdentityEncoding, MediaEndpoint, media_routes
 from lib.player import asset_routes
 from lib.services import Services, build_services, install
-from lib.settings import settings_or_exit
+from lib.settings import SettingsError, settings_or_exit
 from lib.storage import StorageError
 
 HERE = Path(__file__).resolve().parent
@@ -40,7 +40,7 @@ def services_or_exit() -> Services:
     settings = settings_or_exit(own_argv())
     try:
         services = build_services(settings)
-    except (AccountsError, StorageError) as error:
+    except (AccountsError, SettingsError, StorageError) as error:
         print(f"homemovies: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     install(services)
@@ -50,7 +50,10 @@ def services_or_exit() -> Services:
 
 services = services_or_exit()
 endpoint = MediaEndpoint(
-    services.storage, services.signer, is_active_user=services.accounts.__contains__
+    services.storage,
+    services.signer,
+    is_active_user=services.accounts.__contains__,
+    direct=services.direct,
 )
 app = st.App(
     ENTRY_PAGE,

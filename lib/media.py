@@ -7,6 +7,7 @@ inside the same grant.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -17,7 +18,7 @@ from urllib.parse import quote
 import anyio
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -106,10 +107,25 @@ async def _stream(chunks: Iterator[bytes], name: str) -> AsyncIterator[bytes]:
     except StorageError as error:
         # Bytes are already on the wire: all we can honestly do is stop.
         log.warning("read of %r failed mid-stream: %s", name, error)
+        raise StreamCut from None
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
+
+
+class StreamCut(Exception):
+    """Storage failed after the headers were sent: the response cannot be completed."""
+
+
+class MediaStream(StreamingResponse):
+    """A StreamingResponse left unfinished when storage fails mid-body: the server then
+    closes the connection and the client sees a short body, instead of the server failing
+    on a body shorter than its Content-Length."""
+
+    async def stream_response(self, send: Send) -> None:
+        with contextlib.suppress(StreamCut):
+            await super().stream_response(send)
 
 
 @dataclass(frozen=True)
@@ -120,6 +136,8 @@ class MediaEndpoint:
     signer: TokenSigner
     is_active_user: Callable[[str], bool] = lambda user: True
     clock: Callable[[], float] = time.time
+    # --delivery par: (token scope, object name) -> a URL serving it directly, or None to proxy.
+    direct: Callable[[str, str], str] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -135,6 +153,8 @@ class MediaEndpoint:
             raise HTTPException(405, "Method not allowed", {"Allow": "GET, HEAD"})
         grant = self.check_token(request.path_params.get("token", ""))
         name = self.check_name(request.path_params.get("path", ""), grant)
+        if self.direct is not None and request.query_params.get("download") != "1":
+            return await self.redirect(grant, name)
         info = await self.lookup(name)
         return await self.object_response(request, info, grant)
 
@@ -163,6 +183,16 @@ class MediaEndpoint:
         except StorageError as error:
             log.warning("stat of %r failed: %s", name, error)
             raise HTTPException(503, UNAVAILABLE, {"Retry-After": "5"}) from None
+
+    async def redirect(self, grant: Grant, name: str) -> Response:
+        """Return a 302 to a URL serving `name` directly (a pre-authenticated request)."""
+        try:
+            url = await anyio.to_thread.run_sync(self.direct, grant.scope, name)
+        except StorageError as error:
+            log.warning("direct link for %r failed: %s", name, error)
+            raise HTTPException(503, UNAVAILABLE, {"Retry-After": "5"}) from None
+        headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+        return RedirectResponse(url, status_code=302, headers=headers)
 
     def headers(self, info: ObjectInfo, grant: Grant) -> dict[str, str]:
         """Return the headers every successful media response carries."""
@@ -207,7 +237,7 @@ class MediaEndpoint:
         except StorageError as error:
             log.warning("read of %r failed: %s", info.name, error)
             raise HTTPException(503, UNAVAILABLE, {"Retry-After": "5"}) from None
-        return StreamingResponse(_stream(chunks, info.name), status_code=status, headers=headers)
+        return MediaStream(_stream(chunks, info.name), status_code=status, headers=headers)
 
     @staticmethod
     def error_response(status: int, detail: str, headers: dict[str, str] | None) -> Response:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lib.accounts import Accounts
 from lib.library import Library
@@ -19,6 +21,9 @@ from lib.settings import Settings, load_settings
 from lib.storage import Storage
 from lib.storage_local import LocalStorage
 from lib.tokens import TokenSigner, derive_key
+
+if TYPE_CHECKING:
+    from lib.oci_auth import OciAuth
 
 
 @dataclass(frozen=True)
@@ -32,21 +37,40 @@ class Services:
     signer: TokenSigner
     cookie_key: str = field(repr=False)
     sign_outs: SignOuts = field(default_factory=SignOuts)
+    # --delivery par: (scope, name) -> a direct URL the media route redirects to.
+    direct: Callable[[str, str], str] | None = None
 
 
-def build_storage(settings: Settings) -> Storage:
-    """Return the storage backend the settings name."""
+def build_storage(settings: Settings, auth: OciAuth | None = None) -> Storage:
+    """Return the storage backend the settings name (an OCI one signs with `auth`)."""
     if settings.library is not None:
         return LocalStorage(settings.library)
     from lib.storage_oci import oci_storage  # imported lazily: the oci SDK is slow to import
 
-    return oci_storage(settings)
+    return oci_storage(settings, auth)
 
 
 def build_services(settings: Settings) -> Services:
     """Given settings, return the services; raises SettingsError/AccountsError/StorageError."""
+    auth = None
+    if settings.source == "oci":
+        from lib.oci_auth import load_auth  # imported lazily: the oci SDK is slow to import
+
+        auth = load_auth(settings)
+        if settings.secret:
+            from lib.vault import with_vault_secrets
+
+            # Before the accounts and the cookie key: the Vault may hold both.
+            settings = with_vault_secrets(settings, auth)
     cookie_key = settings.cookie_key or secrets.token_urlsafe(32)
-    storage = build_storage(settings)
+    storage = build_storage(settings, auth)
+    direct = None
+    if settings.delivery == "par":
+        from lib.par import ParLinks
+        from lib.storage_oci import OciStorage
+
+        assert isinstance(storage, OciStorage), "settings.validate allows par only for OCI"
+        direct = ParLinks(storage, lifetime=settings.token_seconds).url
     accounts = Accounts.single_admin(settings.username or "", settings.password or "")
     return Services(
         settings=settings,
@@ -56,6 +80,7 @@ def build_services(settings: Settings) -> Services:
         signer=TokenSigner(derive_key(cookie_key, "homemovies media token v1")),
         cookie_key=cookie_key,
         sign_outs=SignOuts(keep_seconds=settings.cookie_expiry_days * 86400),
+        direct=direct,
     )
 
 

@@ -19,6 +19,7 @@ ENV_PREFIX = "HOMEMOVIES_"
 SECRETS_TABLE = "homemovies"
 DEFAULT_OS_ENDPOINT = "https://objectstorage.us-ashburn-1.oraclecloud.com"
 MIN_COOKIE_KEY_LENGTH = 32
+DELIVERY_MODES = ("proxy", "par")
 
 
 class SettingsError(Exception):
@@ -64,6 +65,12 @@ OPTIONS: tuple[Option, ...] = (
         metavar="URL",
     ),
     Option(
+        "oci_config",
+        "the OCI config file holding the API key (default: ~/.oci/config)",
+        metavar="FILE",
+    ),
+    Option("oci_profile", "the profile of that file to use (default: DEFAULT)", metavar="NAME"),
+    Option(
         "instance_principal",
         "authenticate to OCI as this compute instance",
         kind=bool,
@@ -74,6 +81,23 @@ OPTIONS: tuple[Option, ...] = (
         "authenticate to OCI as this resource (container instances, functions)",
         kind=bool,
         default=False,
+    ),
+    Option(
+        "vault_endpoint",
+        "OCI Vault service endpoint for --secret (default: the region's)",
+        metavar="URL",
+    ),
+    Option(
+        "secrets_endpoint",
+        "OCI Secrets service endpoint for --secret (default: the region's)",
+        metavar="URL",
+    ),
+    Option(
+        "delivery",
+        "how videos reach an OCI viewer: 'proxy' through this app, or 'par' as a redirect "
+        "to a short-lived pre-authenticated request (default: proxy)",
+        default="proxy",
+        metavar="MODE",
     ),
     Option(
         "cookie_key",
@@ -113,8 +137,13 @@ class Settings:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     os_endpoint: str | None = None
+    oci_config: str | None = None
+    oci_profile: str | None = None
     instance_principal: bool = False
     resource_principal: bool = False
+    vault_endpoint: str | None = None
+    secrets_endpoint: str | None = None
+    delivery: str = "proxy"
     cookie_key: str | None = field(default=None, repr=False)
     cookie_expiry_days: float = 7.0
     token_hours: float = 6.0
@@ -242,7 +271,11 @@ def load_settings(
 
 
 def validate(settings: Settings) -> None:
-    """Raise SettingsError when the settings name no source, two sources or no login."""
+    """Raise SettingsError when the settings name no source, two sources or no login.
+
+    With --secret the bucket and login may still come from the Vault: `require_login`
+    checks them once the Vault has been read.
+    """
     oci_source = settings.bucket or settings.secret
     if settings.library is not None and oci_source:
         raise SettingsError(
@@ -259,12 +292,31 @@ def validate(settings: Settings) -> None:
         )
     if settings.instance_principal and settings.resource_principal:
         raise SettingsError("Pass --instance_principal or --resource_principal, not both.")
+    if (settings.instance_principal or settings.resource_principal) and (
+        settings.oci_config or settings.oci_profile
+    ):
+        raise SettingsError(
+            "--oci_config and --oci_profile name an API key; drop them when you pass "
+            "--instance_principal or --resource_principal."
+        )
+    if settings.delivery not in DELIVERY_MODES:
+        raise SettingsError(f"--delivery must be proxy or par, not {settings.delivery!r}.")
+    if settings.delivery == "par" and settings.library is not None:
+        raise SettingsError("--delivery par needs an OCI bucket; drop it with --library.")
     if settings.cookie_key is not None and len(settings.cookie_key) < MIN_COOKIE_KEY_LENGTH:
         raise SettingsError(
             f"The cookie key must be at least {MIN_COOKIE_KEY_LENGTH} characters; make one with: "
             "python -c 'import secrets; print(secrets.token_urlsafe(32))'."
         )
-    if not settings.secret and not (settings.username and settings.password):
+    if not settings.secret:
+        require_login(settings)
+
+
+def require_login(settings: Settings) -> None:
+    """Raise SettingsError unless the settings name a source bucket or folder and a login."""
+    if settings.library is None and not settings.bucket:
+        raise SettingsError("Pass --bucket NAME (or a 'bucket' secret in the Vault).")
+    if not (settings.username and settings.password):
         raise SettingsError(
             "Set HOMEMOVIES_USERNAME and HOMEMOVIES_PASSWORD (or pass --username and --password) "
             "for the user who logs in."

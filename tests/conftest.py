@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from scripts.make_demo import encode_avi, encode_hls, encode_mp4
+from tests.oci_server import OciApiServer, new_key_pair, private_pem
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
@@ -188,3 +189,73 @@ def page(browser, request):
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     finally:
         context.close()
+
+
+OCI_BUCKET = "family-videos"
+OCI_TENANCY = "ocid1.tenancy.oc1..loopbacktenancy"
+OCI_USER = "ocid1.user.oc1..loopbackuser"
+OCI_REGION = "eu-frankfurt-1"
+
+
+@dataclass
+class LoopbackOci:
+    """The loopback OCI API with the fixture library in a bucket, and a config file for it."""
+
+    server: OciApiServer
+    config_path: Path
+    key_path: Path
+    fingerprint: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def flags(self, bucket: str = OCI_BUCKET) -> list[str]:
+        """The app's flags that serve `bucket` from this server with the test API key."""
+        return [
+            "--bucket",
+            bucket,
+            "--os_endpoint",
+            self.url,
+            "--oci_config",
+            str(self.config_path),
+        ]
+
+
+def write_oci_config(path: Path, key_path: Path, fingerprint: str, **extra: str) -> Path:
+    """Write an ~/.oci/config-style file with one DEFAULT profile (plus `extra` keys)."""
+    lines = [
+        "[DEFAULT]",
+        f"user={OCI_USER}",
+        f"fingerprint={fingerprint}",
+        f"key_file={key_path}",
+        f"tenancy={OCI_TENANCY}",
+        f"region={OCI_REGION}",
+        *(f"{key}={value}" for key, value in extra.items()),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def oci(fixture_library: FixtureLibrary, tmp_path_factory) -> Iterator[LoopbackOci]:
+    """The loopback OCI server for this test session, serving the fixture library."""
+    folder = tmp_path_factory.mktemp("oci")
+    key, fingerprint = new_key_pair()
+    key_path = folder / "oci_api_key.pem"
+    key_path.write_bytes(private_pem(key))
+    key_path.chmod(0o600)
+    config_path = write_oci_config(folder / "config", key_path, fingerprint)
+    server = OciApiServer().start()
+    server.add_key(f"{OCI_TENANCY}/{OCI_USER}/{fingerprint}", key.public_key())
+    server.put_folder(OCI_BUCKET, fixture_library.root)
+    yield LoopbackOci(server, config_path, key_path, fingerprint)
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def oci_app(oci: LoopbackOci) -> Iterator[RunningApp]:
+    """The app serving the fixture library from the loopback OCI bucket (proxy delivery)."""
+    app = start_app([*oci.flags(), "--username", ADMIN], app_env(), "oci")
+    yield app
+    stop_app(app)

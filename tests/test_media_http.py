@@ -16,16 +16,27 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from lib.media import MediaEndpoint, RangeNotSatisfiable, media_routes, media_url, parse_range
+from lib.settings import Settings
 from lib.storage_local import LocalStorage
+from lib.storage_oci import oci_storage
 from lib.tokens import TokenSigner, derive_key
-from tests.conftest import ADMIN, COOKIE_KEY, ODD_HLS, ODD_MP4, SECRET_TEXT
+from tests.conftest import ADMIN, COOKIE_KEY, OCI_BUCKET, ODD_HLS, ODD_MP4, SECRET_TEXT
 
 SIGNER = TokenSigner(derive_key(COOKIE_KEY, "homemovies media token v1"))
 
 
-@pytest.fixture(scope="module")
-def client(fixture_library):
-    endpoint = MediaEndpoint(LocalStorage(fixture_library.root), SIGNER, lambda user: user == ADMIN)
+@pytest.fixture(scope="module", params=["local", "oci"])
+def client(request, fixture_library):
+    """The media route over the local folder, and over the same files in the loopback OCI
+    bucket (through the real SDK)."""
+    if request.param == "local":
+        storage = LocalStorage(fixture_library.root)
+    else:
+        oci = request.getfixturevalue("oci")
+        storage = oci_storage(
+            Settings(bucket=OCI_BUCKET, os_endpoint=oci.url, oci_config=str(oci.config_path))
+        )
+    endpoint = MediaEndpoint(storage, SIGNER, lambda user: user == ADMIN)
     with TestClient(Starlette(routes=media_routes(endpoint))) as client:
         yield client
 

@@ -73,6 +73,35 @@ def test_secret_alone_is_a_source_and_needs_no_password():
     settings = load(["--secret", "ocid1.compartment.oc1..x"])
     assert settings.secret == "ocid1.compartment.oc1..x"
     assert settings.source == "oci"
+    assert settings.delivery == "proxy"
+
+
+def test_oci_flags_and_their_variables(folder):
+    env = {
+        "HOMEMOVIES_PASSWORD": PASSWORD,
+        "HOMEMOVIES_OCI_PROFILE": "travel",
+        "HOMEMOVIES_SECRETS_ENDPOINT": "https://secrets.example.test",
+    }
+    settings = load(
+        [
+            "--bucket",
+            "b",
+            "--username",
+            "u",
+            "--oci_config",
+            "/etc/oci/config",
+            "--vault_endpoint",
+            "https://vault.example.test",
+            "--delivery",
+            "par",
+        ],
+        env,
+    )
+    assert settings.oci_config == "/etc/oci/config"
+    assert settings.oci_profile == "travel"
+    assert settings.vault_endpoint == "https://vault.example.test"
+    assert settings.secrets_endpoint == "https://secrets.example.test"
+    assert settings.delivery == "par"
 
 
 def test_defaults(folder):
@@ -97,6 +126,9 @@ def test_defaults(folder):
         (["--library", "{folder}", "--cookie_key", "short"], "at least 32 characters"),
         (["--library", "{folder}", "--token_hours", "zero"], "must be a number"),
         (["--library", "{folder}", "--token_hours", "-1"], "greater than zero"),
+        (["--bucket", "b", "--delivery", "cdn"], "--delivery must be proxy or par"),
+        (["--library", "{folder}", "--delivery", "par"], "needs an OCI bucket"),
+        (["--bucket", "b", "--instance_principal", "--oci_profile", "x"], "drop them"),
     ],
 )
 def test_errors_are_one_sentence(folder, argv, message):
@@ -191,6 +223,11 @@ def test_help_lists_every_flag_with_its_variable():
         "--instance_principal",
         "--resource_principal",
         "--library",
+        "--oci_config",
+        "--oci_profile",
+        "--vault_endpoint",
+        "--secrets_endpoint",
+        "--delivery",
     ):
         assert flag in result.stdout
         assert "HOMEMOVIES_" + flag[2:].upper() in result.stdout

@@ -1,0 +1,952 @@
+"""A loopback OCI API server for the tests: Object Storage, Vault and Secrets.
+
+It speaks the subset of OCI's native REST API the app uses, with OCI's JSON shapes and
+headers, checks every signed request's draft-cavage HTTP signature (RSA-SHA256) against the
+public keys the tests register, counts requests, and injects faults on demand. Runs in a
+thread (uvicorn) on 127.0.0.1 and a port the OS picks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import bisect
+import hashlib
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, unquote
+
+import uvicorn
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+CHUNK = 256 * 1024
+MAX_LIMIT = 1000
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+LIST_FIELDS = {
+    "name",
+    "size",
+    "etag",
+    "timecreated",
+    "md5",
+    "timemodified",
+    "storagetier",
+    "archivalstate",
+}
+FIELD_NAMES = {
+    "timecreated": "timeCreated",
+    "timemodified": "timeModified",
+    "storagetier": "storageTier",
+    "archivalstate": "archivalState",
+}
+PAR_ACCESS_TYPES = {
+    "ObjectRead",
+    "ObjectWrite",
+    "ObjectReadWrite",
+    "AnyObjectWrite",
+    "AnyObjectRead",
+    "AnyObjectReadWrite",
+}
+CORS_HEADERS = {
+    "access-control-allow-origin": "*",
+    "access-control-allow-methods": "POST,PUT,GET,HEAD,DELETE,OPTIONS",
+    "access-control-allow-credentials": "true",
+    "access-control-expose-headers": "accept-ranges,access-control-allow-credentials,"
+    "access-control-allow-methods,access-control-allow-origin,content-length,content-md5,"
+    "content-range,content-type,date,etag,last-modified,opc-client-request-id,opc-request-id",
+}
+BODY_SIGNED = ("content-length", "content-type", "x-content-sha256")
+
+
+def iso(moment: datetime) -> str:
+    """OCI's timestamp format: RFC 3339 in UTC with milliseconds."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def request_id() -> str:
+    return secrets.token_hex(16).upper()
+
+
+@dataclass
+class StoredObject:
+    """An object: bytes in memory, or a file on disk streamed in chunks."""
+
+    name: str
+    size: int
+    etag: str
+    md5: str
+    modified: datetime
+    created: datetime
+    data: bytes | None = None
+    path: Path | None = None
+    content_type: str = "application/octet-stream"
+
+    def chunks(self, start: int, end: int) -> Iterator[bytes]:
+        """Yield bytes start..end inclusive."""
+        if self.data is not None:
+            for offset in range(start, end + 1, CHUNK):
+                yield self.data[offset : min(offset + CHUNK, end + 1)]
+            return
+        assert self.path is not None
+        with self.path.open("rb") as handle:
+            handle.seek(start)
+            remaining = end - start + 1
+            while remaining > 0:
+                chunk = handle.read(min(CHUNK, remaining))
+                if not chunk:
+                    return
+                remaining -= len(chunk)
+                yield chunk
+
+
+@dataclass
+class Par:
+    """A pre-authenticated request."""
+
+    id: str
+    token: str
+    name: str
+    access_type: str
+    object_name: str | None
+    bucket_listing_action: str | None
+    expires: datetime
+    created: datetime
+
+
+@dataclass
+class Bucket:
+    name: str
+    objects: dict[str, StoredObject] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)  # sorted, for listing
+    pars: dict[str, Par] = field(default_factory=dict)
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def put(self, stored: StoredObject) -> None:
+        if stored.name not in self.objects:
+            bisect.insort(self.names, stored.name)
+        self.objects[stored.name] = stored
+
+    def remove(self, name: str) -> None:
+        del self.objects[name]
+        self.names.pop(bisect.bisect_left(self.names, name))
+
+
+@dataclass
+class Secret:
+    """A Vault secret with its current content."""
+
+    id: str
+    name: str
+    compartment_id: str
+    content: bytes
+    lifecycle_state: str = "ACTIVE"
+    vault_id: str = "ocid1.vault.oc1..loopback"
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass
+class Seen:
+    """One request as the server received it, and how its answer went."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    signed_by: str | None
+    body_bytes: int = 0  # response body bytes handed to the connection
+    disconnected: bool = False  # the client went away before the answer was complete
+
+
+@dataclass
+class Fault:
+    """Make the next `times` requests matching `method`, `path_contains` and `query` misbehave.
+
+    kind: 'status' (answer `status`), 'slow' (wait `delay` seconds before answering),
+    'drop' (send the headers and `after_bytes` of the body, then cut the connection).
+    """
+
+    kind: str
+    method: str = "GET"
+    path_contains: str = ""
+    query: dict[str, str] = field(default_factory=dict)  # must all be in the request's query
+    times: int = 1
+    status: int = 500
+    delay: float = 0.0
+    after_bytes: int = 1024
+    hits: int = 0
+
+    def matches(self, method: str, path: str, query: dict[str, str]) -> bool:
+        return (
+            self.times > 0
+            and method == self.method
+            and self.path_contains in path
+            and self.query.items() <= query.items()
+        )
+
+
+class ConnectionDropped(Exception):
+    """Raised inside a streamed body to make the server cut the connection."""
+
+
+ERROR_CODES = {
+    400: "InvalidParameter",
+    401: "NotAuthenticated",
+    404: "NotAuthorizedOrNotFound",
+    409: "Conflict",
+    416: "InvalidRange",
+    429: "TooManyRequests",
+    500: "InternalServerError",
+    503: "ServiceUnavailable",
+}
+
+
+def oci_error(status: int, message: str, code: str | None = None) -> JSONResponse:
+    """An error the way OCI answers: JSON {code, message} and an opc-request-id."""
+    return JSONResponse(
+        {"code": code or ERROR_CODES.get(status, "Error"), "message": message},
+        status_code=status,
+        headers={"opc-request-id": request_id()},
+    )
+
+
+class OciApiServer:
+    """The loopback server: state (buckets, secrets, keys), faults, request log, HTTP app."""
+
+    def __init__(self, namespace: str = "loopbackns") -> None:
+        self.namespace = namespace
+        self.buckets: dict[str, Bucket] = {}
+        self.secrets: list[Secret] = []
+        self.keys: dict[str, rsa.RSAPublicKey] = {}
+        self.faults: list[Fault] = []
+        self.seen: list[Seen] = []
+        self.secret_page_size = 2  # small, so every Vault listing is paginated
+        self._lock = threading.RLock()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+        self.app = Starlette(
+            routes=[
+                Route("/n", self.get_namespace, methods=["GET"]),
+                Route("/n/", self.get_namespace, methods=["GET"]),
+                Route("/n/{ns}/b/{bucket}", self.get_bucket, methods=["GET"]),
+                Route("/n/{ns}/b/{bucket}/o", self.list_objects, methods=["GET"]),
+                Route(
+                    "/n/{ns}/b/{bucket}/o/{name:path}",
+                    self.object,
+                    methods=["GET", "HEAD", "PUT", "DELETE"],
+                ),
+                Route("/n/{ns}/b/{bucket}/p", self.pars, methods=["GET", "POST"]),
+                Route("/n/{ns}/b/{bucket}/p/{par_id:path}", self.delete_par, methods=["DELETE"]),
+                Route(
+                    "/p/{token}/n/{ns}/b/{bucket}/o/{name:path}",
+                    self.par_read,
+                    methods=["GET", "HEAD"],
+                ),
+                Route("/20180608/secrets", self.list_secrets, methods=["GET"]),
+                Route("/20190301/secretbundles/{secret_id}", self.secret_bundle, methods=["GET"]),
+            ]
+        )
+
+    # ----- lifecycle -----
+
+    def start(self) -> OciApiServer:
+        config = uvicorn.Config(
+            self.asgi,
+            host="127.0.0.1",
+            port=0,
+            log_level="critical",  # the injected connection drops would log tracebacks
+            lifespan="off",
+            interface="asgi3",
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the loopback OCI server did not start")
+            time.sleep(0.02)
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+
+    # ----- what the tests arrange -----
+
+    def add_key(self, key_id: str, public_key: rsa.RSAPublicKey) -> None:
+        self.keys[key_id] = public_key
+
+    def bucket(self, name: str) -> Bucket:
+        with self._lock:
+            return self.buckets.setdefault(name, Bucket(name))
+
+    def store(self, bucket: str, stored: StoredObject) -> StoredObject:
+        with self._lock:
+            self.bucket(bucket).put(stored)
+        return stored
+
+    def put_bytes(self, bucket: str, name: str, data: bytes) -> StoredObject:
+        now = datetime.now(UTC)
+        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()  # noqa: S324 - OCI's field
+        return self.store(
+            bucket,
+            StoredObject(name, len(data), str(uuid.uuid4()), md5, now, now, data=data),
+        )
+
+    def put_file(self, bucket: str, name: str, path: Path) -> StoredObject:
+        """Serve `path` as object `name` without reading it into memory."""
+        info = path.stat()
+        modified = datetime.fromtimestamp(info.st_mtime, UTC)
+        etag = hashlib.sha256(f"{path}:{info.st_mtime_ns}".encode()).hexdigest()[:32]
+        return self.store(
+            bucket, StoredObject(name, info.st_size, etag, "", modified, modified, path=path)
+        )
+
+    def put_folder(self, bucket: str, root: Path, prefix: str = "") -> None:
+        """Serve every file below `root` as an object named by its relative path."""
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                self.put_file(bucket, prefix + path.relative_to(root).as_posix(), path)
+
+    def add_secret(
+        self, compartment_id: str, name: str, value: str, lifecycle_state: str = "ACTIVE"
+    ) -> Secret:
+        secret = Secret(
+            id=f"ocid1.vaultsecret.oc1..{secrets.token_hex(8)}",
+            name=name,
+            compartment_id=compartment_id,
+            content=value.encode("utf-8"),
+            lifecycle_state=lifecycle_state,
+        )
+        with self._lock:
+            self.secrets.append(secret)
+        return secret
+
+    def inject(self, fault: Fault) -> Fault:
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
+    def requests(self, method: str | None = None, path_contains: str = "") -> list[Seen]:
+        """The requests received so far (optionally only those matching)."""
+        with self._lock:
+            seen = list(self.seen)
+        return [
+            s for s in seen if (method is None or s.method == method) and path_contains in s.path
+        ]
+
+    def mark(self) -> int:
+        """A position in the request log; `since(mark)` returns what came after it."""
+        with self._lock:
+            return len(self.seen)
+
+    def since(self, mark: int) -> list[Seen]:
+        with self._lock:
+            return list(self.seen[mark:])
+
+    # ----- the ASGI entry: log, authenticate, inject faults, route -----
+
+    async def asgi(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        path = unquote(scope["raw_path"].decode("latin-1"))
+        body = await request.body()
+        signed_by = None
+        # PAR reads and the instance metadata service (/opc/v2) take no signature.
+        anonymous = path.startswith(("/p/", "/opc/"))
+        if not anonymous:
+            signed_by, problem = self.verify_signature(request, body)
+            if problem is not None:
+                self.record(request, path, 401, None)
+                await oci_error(401, problem)(scope, receive, send)
+                return
+        query = dict(parse_qsl(request.url.query, keep_blank_values=True))
+        fault = self.take_fault(request.method, path, query)
+        if fault is not None and fault.kind == "status":
+            self.record(request, path, fault.status, signed_by)
+            response = oci_error(fault.status, "Injected fault.")
+            if fault.status in (429, 503):
+                response.headers["retry-after"] = "1"
+            await response(scope, receive, send)
+            return
+        if fault is not None and fault.kind == "slow":
+            await asyncio.sleep(fault.delay)
+
+        seen: Seen | None = None
+
+        async def send_logged(message) -> None:
+            nonlocal seen
+            if message["type"] == "http.response.start":
+                seen = self.record(request, path, message["status"], signed_by)
+            elif message["type"] == "http.response.body" and seen is not None:
+                seen.body_bytes += len(message.get("body", b""))
+            await send(message)
+
+        replayed = False
+
+        async def replay():
+            # The body was read for the signature check: hand it over once, then the
+            # real channel (which reports the client's disconnect).
+            nonlocal replayed
+            if replayed:
+                message = await receive()
+                if message["type"] == "http.disconnect" and seen is not None:
+                    seen.disconnected = True
+                return message
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        scope = {**scope, "homemovies.fault": fault}
+        await self.app(scope, replay, send_logged)
+
+    def record(self, request: Request, path: str, status: int, signed_by: str | None) -> Seen:
+        query = dict(parse_qsl(request.url.query, keep_blank_values=True))
+        seen = Seen(request.method, path, query, status, signed_by)
+        with self._lock:
+            self.seen.append(seen)
+        return seen
+
+    def take_fault(self, method: str, path: str, query: dict[str, str]) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.matches(method, path, query):
+                    fault.times -= 1
+                    fault.hits += 1
+                    return fault
+        return None
+
+    def verify_signature(self, request: Request, body: bytes) -> tuple[str | None, str | None]:
+        """Check the request's draft-cavage signature; return (keyId, None) or (None, why)."""
+        header = request.headers.get("authorization", "")
+        if not header.startswith("Signature "):
+            return None, "The required information to complete authentication was not provided."
+        params: dict[str, str] = {}
+        for part in header[len("Signature ") :].split(","):
+            key, _, value = part.strip().partition("=")
+            params[key] = value.strip('"')
+        if params.get("algorithm") != "rsa-sha256" or params.get("version", "1") != "1":
+            return None, "Unsupported signature algorithm."
+        signed = params.get("headers", "date").lower().split()
+        required = {"(request-target)", "host"} | ({"x-date"} if "x-date" in signed else {"date"})
+        method = request.method.lower()
+        is_object_put = method == "put" and "/o/" in request.url.path
+        if method in ("post", "put", "patch") and not is_object_put:
+            required |= set(BODY_SIGNED)
+        if not required <= set(signed):
+            return None, f"Signed headers must include {' '.join(sorted(required))}."
+        public_key = self.keys.get(params.get("keyId", ""))
+        if public_key is None:
+            return None, "The key id is not known."
+        date_text = request.headers.get("x-date") or request.headers.get("date", "")
+        try:
+            skew = abs(datetime.now(UTC) - parsedate_to_datetime(date_text))
+        except (TypeError, ValueError):
+            return None, "The date header is missing or malformed."
+        if skew > MAX_CLOCK_SKEW:
+            return None, "The date header is too far from the server's clock."
+        if "x-content-sha256" in signed:
+            digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+            if request.headers.get("x-content-sha256") != digest:
+                return None, "x-content-sha256 does not match the body."
+            if request.headers.get("content-length", "0") != str(len(body)):
+                return None, "content-length does not match the body."
+        target = request.scope["raw_path"].decode("latin-1")
+        if request.scope.get("query_string"):
+            target += "?" + request.scope["query_string"].decode("latin-1")
+        lines = []
+        for name in signed:
+            if name == "(request-target)":
+                lines.append(f"(request-target): {method} {target}")
+            elif name in request.headers:
+                lines.append(f"{name}: {request.headers[name]}")
+            else:
+                return None, f"The signed header {name} is missing."
+        try:
+            public_key.verify(
+                base64.b64decode(params.get("signature", "")),
+                "\n".join(lines).encode("utf-8"),
+                padding.PKCS1v15(),
+                hashes.SHA256(),
+            )
+        except (InvalidSignature, ValueError):
+            return None, "The signature does not verify."
+        return params["keyId"], None
+
+    # ----- Object Storage -----
+
+    def find_bucket(self, request: Request) -> Bucket | Response:
+        if request.path_params["ns"] != self.namespace:
+            return oci_error(
+                404,
+                "You do not have authorization to perform this request, or the "
+                "requested resource could not be found.",
+            )
+        name = request.path_params["bucket"]
+        with self._lock:
+            bucket = self.buckets.get(name)
+        if bucket is None:
+            return oci_error(
+                404,
+                f"Either the bucket named '{name}' does not exist in the namespace "
+                f"'{self.namespace}' or you are not authorized to access it",
+                "BucketNotFound",
+            )
+        return bucket
+
+    async def get_namespace(self, request: Request) -> Response:
+        return JSONResponse(self.namespace, headers={"opc-request-id": request_id()})
+
+    async def get_bucket(self, request: Request) -> Response:
+        bucket = self.find_bucket(request)
+        if isinstance(bucket, Response):
+            return bucket
+        fields = {f.strip().lower() for f in request.query_params.get("fields", "").split(",")}
+        with self._lock:
+            objects = list(bucket.objects.values())
+        etag = hashlib.sha256(bucket.name.encode()).hexdigest()[:32]
+        body = {
+            "namespace": self.namespace,
+            "name": bucket.name,
+            "compartmentId": "ocid1.compartment.oc1..loopback",
+            "metadata": {},
+            "createdBy": "ocid1.user.oc1..loopback",
+            "timeCreated": iso(bucket.created),
+            "etag": etag,
+            "publicAccessType": "NoPublicAccess",
+            "storageTier": "Standard",
+            "objectEventsEnabled": False,
+            "freeformTags": {},
+            "definedTags": {},
+            "kmsKeyId": None,
+            "objectLifecyclePolicyEtag": None,
+            "approximateCount": len(objects) if "approximatecount" in fields else None,
+            "approximateSize": sum(o.size for o in objects)
+            if "approximatesize" in fields
+            else None,
+            "replicationEnabled": False,
+            "isReadOnly": False,
+            "id": f"ocid1.bucket.oc1..{etag[:16]}",
+            "versioning": "Disabled",
+            "autoTiering": "Disabled",
+        }
+        return JSONResponse(body, headers={"opc-request-id": request_id(), "etag": etag})
+
+    async def list_objects(self, request: Request) -> Response:
+        bucket = self.find_bucket(request)
+        if isinstance(bucket, Response):
+            return bucket
+        query = request.query_params
+        delimiter = query.get("delimiter")
+        if delimiter not in (None, "/"):
+            return oci_error(400, "Only '/' is a supported delimiter character at this time.")
+        try:
+            limit = int(query.get("limit", MAX_LIMIT))
+        except ValueError:
+            return oci_error(400, "The limit must be an integer.")
+        if limit < 1:
+            return oci_error(400, "The limit must be at least 1.")
+        limit = min(limit, MAX_LIMIT)
+        fields = {f.strip().lower() for f in query.get("fields", "name").split(",") if f.strip()}
+        unknown = fields - LIST_FIELDS
+        if unknown:
+            return oci_error(400, f"Unknown field(s): {', '.join(sorted(unknown))}.")
+        with self._lock:
+            page = self.list_page(
+                bucket,
+                prefix=query.get("prefix", ""),
+                start=query.get("start"),
+                start_after=query.get("startAfter"),
+                end=query.get("end"),
+                delimiter=delimiter,
+                limit=limit,
+            )
+        objects, prefixes, next_start = page
+        body: dict = {"objects": [self.summary(o, fields) for o in objects]}
+        if delimiter is not None:
+            body["prefixes"] = prefixes
+        if next_start is not None:
+            body["nextStartWith"] = next_start
+        return JSONResponse(body, headers={"opc-request-id": request_id()})
+
+    @staticmethod
+    def list_page(
+        bucket: Bucket,
+        prefix: str,
+        start: str | None,
+        start_after: str | None,
+        end: str | None,
+        delimiter: str | None,
+        limit: int,
+    ) -> tuple[list[StoredObject], list[str], str | None]:
+        """One page in name order: up to `limit` objects and prefixes, and where to go on.
+
+        A prefix counts as one entry and is not repeated on the next page: the next page
+        starts at the first object name after everything under it.
+        """
+        names = bucket.names
+        low = max(prefix, start or "")
+        index = bisect.bisect_left(names, low)
+        if start_after is not None:
+            index = max(index, bisect.bisect_right(names, start_after))
+        objects: list[StoredObject] = []
+        prefixes: list[str] = []
+        while index < len(names):
+            name = names[index]
+            if not name.startswith(prefix) or (end is not None and name >= end):
+                break
+            if len(objects) + len(prefixes) == limit:
+                return objects, prefixes, name
+            rest = name[len(prefix) :]
+            cut = rest.find("/") if delimiter else -1
+            if cut >= 0:
+                common = prefix + rest[: cut + 1]
+                prefixes.append(common)
+                # Every name below `common` sorts before `common` with its '/' bumped to '0'.
+                index = bisect.bisect_left(names, common[:-1] + "0", index)
+                continue
+            objects.append(bucket.objects[name])
+            index += 1
+        return objects, prefixes, None
+
+    @staticmethod
+    def summary(stored: StoredObject, fields: set[str]) -> dict:
+        values = {
+            "name": stored.name,
+            "size": stored.size,
+            "etag": stored.etag,
+            "md5": stored.md5 or None,
+            "timecreated": iso(stored.created),
+            "timemodified": iso(stored.modified),
+            "storagetier": "Standard",
+            "archivalstate": None,
+        }
+        return {FIELD_NAMES.get(f, f): values[f] for f in sorted(fields | {"name"})}
+
+    async def object(self, request: Request) -> Response:
+        bucket = self.find_bucket(request)
+        if isinstance(bucket, Response):
+            return bucket
+        name = request.path_params["name"]
+        if request.method == "PUT":
+            return self.put_object(bucket, name, await request.body(), request)
+        with self._lock:
+            stored = bucket.objects.get(name)
+        if stored is None:
+            return oci_error(
+                404,
+                f"The object '{name}' was not found in the bucket '{bucket.name}'",
+                "ObjectNotFound",
+            )
+        if request.method == "DELETE":
+            with self._lock:
+                bucket.remove(name)
+            return Response(status_code=204, headers={"opc-request-id": request_id()})
+        return self.object_body(request, stored)
+
+    def put_object(self, bucket: Bucket, name: str, body: bytes, request: Request) -> Response:
+        stored = self.put_bytes(bucket.name, name, body)
+        stored.content_type = request.headers.get("content-type", stored.content_type)
+        return Response(
+            status_code=200,
+            headers={
+                "opc-request-id": request_id(),
+                "etag": stored.etag,
+                "last-modified": format_datetime(stored.modified, usegmt=True),
+                "opc-content-md5": stored.md5,
+            },
+        )
+
+    def object_body(self, request: Request, stored: StoredObject, cors: bool = False) -> Response:
+        """GET/HEAD of one object, with Range support, as OCI answers it."""
+        headers = {
+            "opc-request-id": request_id(),
+            "etag": stored.etag,
+            "last-modified": format_datetime(stored.modified, usegmt=True),
+            "accept-ranges": "bytes",
+            "content-type": stored.content_type,
+            "storage-tier": "Standard",
+            "version-id": stored.etag[:16],
+        }
+        if stored.md5:
+            headers["content-md5"] = stored.md5
+        if cors:
+            headers.update(CORS_HEADERS)
+        start, end, status = 0, stored.size - 1, 200
+        spec = request.headers.get("range")
+        if spec:
+            parsed = parse_range(spec, stored.size)
+            if parsed is None:
+                response = oci_error(416, "The requested range is not satisfiable.")
+                response.headers["content-range"] = f"bytes */{stored.size}"
+                return response
+            start, end = parsed
+            status = 206
+            headers["content-range"] = f"bytes {start}-{end}/{stored.size}"
+        headers["content-length"] = str(max(end - start + 1, 0))
+        if request.method == "HEAD" or stored.size == 0:
+            return Response(status_code=status, headers=headers)
+        fault = request.scope.get("homemovies.fault")
+        chunks = stored.chunks(start, end)
+        if fault is not None and fault.kind == "drop":
+            chunks = dropping(chunks, fault.after_bytes)
+        return StreamingResponse(chunks, status_code=status, headers=headers)
+
+    # ----- pre-authenticated requests -----
+
+    async def pars(self, request: Request) -> Response:
+        bucket = self.find_bucket(request)
+        if isinstance(bucket, Response):
+            return bucket
+        if request.method == "GET":
+            return self.list_pars(request, bucket)
+        try:
+            details = json.loads(await request.body())
+        except ValueError:
+            return oci_error(400, "The request body is not JSON.")
+        access_type = details.get("accessType")
+        if access_type not in PAR_ACCESS_TYPES:
+            return oci_error(400, f"Unknown accessType {access_type!r}.")
+        object_name = details.get("objectName")
+        if access_type.startswith("Object") and not object_name:
+            return oci_error(400, "An object PAR needs objectName.")
+        try:
+            expires = datetime.fromisoformat(details["timeExpires"].replace("Z", "+00:00"))
+        except (KeyError, ValueError):
+            return oci_error(400, "timeExpires is missing or malformed.")
+        if expires <= datetime.now(UTC):
+            return oci_error(400, "timeExpires must be in the future.")
+        par = Par(
+            id=base64.b64encode(secrets.token_bytes(24)).decode() + ":" + (object_name or ""),
+            token=secrets.token_urlsafe(48),
+            name=details.get("name", ""),
+            access_type=access_type,
+            object_name=object_name,
+            bucket_listing_action=details.get("bucketListingAction"),
+            expires=expires,
+            created=datetime.now(UTC),
+        )
+        with self._lock:
+            bucket.pars[par.id] = par
+        access_uri = f"/p/{par.token}/n/{self.namespace}/b/{bucket.name}/o/"
+        if access_type.startswith("Object"):
+            access_uri += quote(object_name, safe="")
+        body = {
+            **self.par_summary(par),
+            "accessUri": access_uri,
+            "fullPath": self.url + access_uri,
+        }
+        return JSONResponse(body, headers={"opc-request-id": request_id()})
+
+    @staticmethod
+    def par_summary(par: Par) -> dict:
+        return {
+            "id": par.id,
+            "name": par.name,
+            "objectName": par.object_name,
+            "bucketListingAction": par.bucket_listing_action,
+            "accessType": par.access_type,
+            "timeExpires": iso(par.expires),
+            "timeCreated": iso(par.created),
+        }
+
+    def list_pars(self, request: Request, bucket: Bucket) -> Response:
+        prefix = request.query_params.get("objectNamePrefix", "")
+        limit = min(int(request.query_params.get("limit", 100)), 1000)
+        offset = int(request.query_params.get("page", 0) or 0)
+        with self._lock:
+            pars = sorted(bucket.pars.values(), key=lambda par: par.created)
+        pars = [par for par in pars if (par.object_name or "").startswith(prefix)]
+        page = pars[offset : offset + limit]
+        headers = {"opc-request-id": request_id()}
+        if offset + limit < len(pars):
+            headers["opc-next-page"] = str(offset + limit)
+        return JSONResponse([self.par_summary(par) for par in page], headers=headers)
+
+    async def delete_par(self, request: Request) -> Response:
+        bucket = self.find_bucket(request)
+        if isinstance(bucket, Response):
+            return bucket
+        par_id = unquote(request.path_params["par_id"])
+        with self._lock:
+            removed = bucket.pars.pop(par_id, None)
+        if removed is None:
+            return oci_error(404, "The pre-authenticated request was not found.", "ParNotFound")
+        return Response(status_code=204, headers={"opc-request-id": request_id()})
+
+    async def par_read(self, request: Request) -> Response:
+        """Anonymous GET/HEAD through a PAR's access URI."""
+        denied = oci_error(
+            404,
+            "Either the PAR does not exist, has expired or does not allow this request.",
+        )
+        denied.headers.update(CORS_HEADERS)
+        if request.path_params["ns"] != self.namespace:
+            return denied
+        with self._lock:
+            bucket = self.buckets.get(request.path_params["bucket"])
+            par = None
+            if bucket is not None:
+                par = next(
+                    (p for p in bucket.pars.values() if p.token == request.path_params["token"]),
+                    None,
+                )
+        if bucket is None or par is None or par.expires <= datetime.now(UTC):
+            return denied
+        if "Read" not in par.access_type:
+            return denied
+        name = request.path_params["name"]
+        if name == "":
+            if par.bucket_listing_action != "ListObjects":
+                return denied
+            return oci_error(400, "Listing through a PAR is not served by this test server.")
+        if par.access_type.startswith("Object") and name != par.object_name:
+            return denied
+        if par.access_type.startswith("Any") and not name.startswith(par.object_name or ""):
+            return denied
+        with self._lock:
+            stored = bucket.objects.get(name)
+        if stored is None:
+            return denied
+        return self.object_body(request, stored, cors=True)
+
+    # ----- Vault and Secrets -----
+
+    async def list_secrets(self, request: Request) -> Response:
+        compartment = request.query_params.get("compartmentId")
+        if not compartment:
+            return oci_error(400, "compartmentId is required.", "MissingParameter")
+        state = request.query_params.get("lifecycleState")
+        name = request.query_params.get("name")
+        limit = int(request.query_params.get("limit", self.secret_page_size))
+        limit = min(limit, self.secret_page_size)
+        offset = int(request.query_params.get("page", 0) or 0)
+        with self._lock:
+            found = [
+                s
+                for s in self.secrets
+                if s.compartment_id == compartment
+                and (state is None or s.lifecycle_state == state.upper())
+                and (name is None or s.name == name)
+            ]
+        page = found[offset : offset + limit]
+        headers = {"opc-request-id": request_id()}
+        if offset + limit < len(found):
+            headers["opc-next-page"] = str(offset + limit)
+        body = [
+            {
+                "compartmentId": s.compartment_id,
+                "definedTags": {},
+                "description": None,
+                "freeformTags": {},
+                "id": s.id,
+                "keyId": "ocid1.key.oc1..loopback",
+                "lifecycleDetails": None,
+                "lifecycleState": s.lifecycle_state,
+                "secretName": s.name,
+                "timeCreated": iso(s.created),
+                "timeOfCurrentVersionExpiry": None,
+                "timeOfDeletion": None,
+                "vaultId": s.vault_id,
+            }
+            for s in page
+        ]
+        return JSONResponse(body, headers=headers)
+
+    async def secret_bundle(self, request: Request) -> Response:
+        secret_id = request.path_params["secret_id"]
+        stage = request.query_params.get("stage", "CURRENT")
+        with self._lock:
+            secret = next((s for s in self.secrets if s.id == secret_id), None)
+        if secret is None or stage not in ("CURRENT", "LATEST"):
+            return oci_error(404, f"Secret bundle for {secret_id} not found.")
+        body = {
+            "secretId": secret.id,
+            "versionNumber": 1,
+            "versionName": None,
+            "stages": ["CURRENT", "LATEST"],
+            "timeCreated": iso(secret.created),
+            "timeOfDeletion": None,
+            "timeOfExpiry": None,
+            "metadata": None,
+            "secretBundleContent": {
+                "contentType": "BASE64",
+                "content": base64.b64encode(secret.content).decode("ascii"),
+            },
+        }
+        return JSONResponse(body, headers={"opc-request-id": request_id()})
+
+
+def dropping(chunks: Iterator[bytes], after_bytes: int) -> Iterator[bytes]:
+    """Yield about `after_bytes` of `chunks`, then fail so the server cuts the connection."""
+    sent = 0
+    for chunk in chunks:
+        if sent + len(chunk) >= after_bytes:
+            yield chunk[: max(after_bytes - sent, 1)]
+            raise ConnectionDropped("injected: connection dropped mid-body")
+        sent += len(chunk)
+        yield chunk
+
+
+def parse_range(spec: str, size: int) -> tuple[int, int] | None:
+    """OCI's single-range semantics: (start, end) inclusive, or None when unsatisfiable."""
+    unit, _, value = spec.partition("=")
+    first, _, last = value.strip().partition("-")
+    if unit.strip() != "bytes" or "," in value:
+        return 0, size - 1
+    if first == "":
+        if not last.isdigit() or int(last) == 0 or size == 0:
+            return None
+        return max(size - int(last), 0), size - 1
+    if not first.isdigit() or (last and not last.isdigit()):
+        return 0, size - 1
+    start = int(first)
+    end = size - 1 if last == "" else min(int(last), size - 1)
+    if start >= size or end < start:
+        return None
+    return start, end
+
+
+def new_key_pair() -> tuple[rsa.RSAPrivateKey, str]:
+    """Return an RSA key and its OCI fingerprint (MD5 of the DER public key, colon hex)."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    digest = hashlib.md5(der).hexdigest()  # noqa: S324 - OCI's fingerprint format
+    return key, ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def private_pem(key: rsa.RSAPrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )

@@ -1,0 +1,102 @@
+"""Browser tests against the OCI backend: `streamlit run -- --bucket ... --os_endpoint` on the
+loopback OCI server, signed with an API key from a config file the tests wrote.
+
+The foundation's browser scenarios (sign in, MP4, HLS, odd names, broken and unplayable
+titles) run again unchanged: they are imported from test_browser and their `local_app` is
+this module's app serving the bucket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import ADMIN, OCI_BUCKET, RunningApp, app_env, start_app, stop_app
+from tests.oci_server import Fault
+from tests.test_browser import (  # noqa: F401 - collected here against the OCI backend
+    test_broken_and_unplayable_titles_are_explained,
+    test_hls_plays_through_hls_js,
+    test_mp4_plays,
+    test_odd_names_play,
+    test_sign_in_shows_tabs_in_name_order,
+)
+from tests.ui import open_tab, play, sign_in, wait_until_playing
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def local_app(oci_app) -> RunningApp:
+    """The foundation tests' app, served from the OCI bucket here."""
+    return oci_app
+
+
+@pytest.fixture(scope="module")
+def par_app(oci) -> Iterator[RunningApp]:
+    """The app redirecting viewers to pre-authenticated requests (--delivery par)."""
+    app = start_app([*oci.flags(), "--username", ADMIN, "--delivery", "par"], app_env(), "oci-par")
+    yield app
+    stop_app(app)
+
+
+def test_a_failing_folder_shows_a_message_and_other_tabs_keep_working(page, oci, oci_app):
+    listing_years = {"prefix": "Years/", "delimiter": "/"}
+    oci.server.inject(Fault("status", path_contains="/o", query=listing_years, times=1000))
+    try:
+        sign_in(page, oci_app.url)
+        page.get_by_role("button", name="Refresh library").click()
+        open_tab(page, "Years")
+        expect(
+            page.get_by_text(
+                "Could not list Years: OCI answered 500 InternalServerError for 'Years/' in "
+                f"bucket {OCI_BUCKET}; try again shortly."
+            )
+        ).to_be_visible(timeout=60_000)
+        open_tab(page, "Events")
+        play(page, "Wedding")
+        wait_until_playing(page)
+    finally:
+        oci.server.clear_faults()
+    assert "Traceback" not in oci_app.log()
+
+
+def test_par_mode_plays_mp4_from_a_par(page, oci, par_app):
+    mark = oci.server.mark()
+    sign_in(page, par_app.url)
+    open_tab(page, "Years")
+    play(page, "2024")
+    wait_until_playing(page)
+    reads = [s for s in oci.server.since(mark) if s.path.startswith("/p/")]
+    assert reads and all(s.path.endswith("/o/Years/2024.mp4") for s in reads)
+    assert {s.status for s in reads} <= {200, 206}
+    # The bytes did not pass through the app: the bucket served no signed read of them.
+    assert not [
+        s
+        for s in oci.server.since(mark)
+        if s.path.endswith("/o/Years/2024.mp4") and not s.path.startswith("/p/")
+    ]
+
+
+def test_par_mode_loads_hls_segments_through_the_folder_par(page, oci, par_app):
+    mark = oci.server.mark()
+    sign_in(page, par_app.url)
+    open_tab(page, "Years")
+    play(page, "2022")
+    wait_until_playing(page, past=2.5)  # beyond the first 2 s segment
+    seen = oci.server.since(mark)
+    segments = [s.path for s in seen if s.path.startswith("/p/") and s.path.endswith(".ts")]
+    assert any(path.endswith("/o/Years/2022.hls/output000.ts") for path in segments)
+    assert any(path.endswith("/o/Years/2022.hls/output001.ts") for path in segments)
+    tokens = {path.split("/")[2] for path in segments}
+    assert len(tokens) == 1, "every segment came through one folder PAR"
+    folder_pars = [
+        par
+        for par in oci.server.bucket(OCI_BUCKET).pars.values()
+        if par.object_name == "Years/2022.hls/"
+    ]
+    assert folder_pars and all(
+        par.access_type == "AnyObjectRead" and par.bucket_listing_action == "Deny"
+        for par in folder_pars
+    )

@@ -1,0 +1,143 @@
+"""--delivery par: the media route redirects to short-lived pre-authenticated requests (PARs),
+one object each for files and one `.hls/` folder (listing denied) for HLS titles."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+
+import oci as oci_sdk
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from lib.media import MediaEndpoint, media_routes, media_url
+from lib.par import NAME_PREFIX, ParLinks
+from lib.settings import Settings
+from lib.storage_oci import OciStorage, oci_storage
+from tests.conftest import ADMIN, OCI_BUCKET
+from tests.test_media_http import SIGNER
+
+HOUR = 3600
+
+
+class Clock:
+    """A clock the tests move by hand."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def storage(oci) -> OciStorage:
+    return oci_storage(
+        Settings(bucket=OCI_BUCKET, os_endpoint=oci.url, oci_config=str(oci.config_path))
+    )
+
+
+@pytest.fixture
+def client(storage):
+    links = ParLinks(storage, lifetime=HOUR)
+    endpoint = MediaEndpoint(storage, SIGNER, lambda user: user == ADMIN, direct=links.url)
+    with TestClient(Starlette(routes=media_routes(endpoint))) as client:
+        yield client
+
+
+def pars(oci):
+    return list(oci.server.bucket(OCI_BUCKET).pars.values())
+
+
+def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), dict(error.headers)
+
+
+def test_file_redirects_to_an_object_read_par(oci, client, fixture_library):
+    url = media_url(SIGNER.issue("Years/2024.mp4", ADMIN, 600), "Years/2024.mp4")
+    response = client.get(url, follow_redirects=False)
+    assert response.status_code == 302
+    assert response.headers["cache-control"] == "no-store"
+    location = response.headers["location"]
+    assert location.startswith(oci.url + "/p/")
+    par = next(p for p in pars(oci) if p.object_name == "Years/2024.mp4")
+    assert par.access_type == "ObjectRead" and par.name.startswith(NAME_PREFIX)
+    status, body, headers = fetch(location, {"Range": "bytes=0-99"})
+    assert status == 206 and headers["content-range"].endswith(
+        f"/{fixture_library.sizes['Years/2024.mp4']}"
+    )
+    assert body == (fixture_library.root / "Years/2024.mp4").read_bytes()[:100]
+    # The PAR reads that one object only.
+    other = location.replace("Years%2F2024.mp4", "Events%2FWedding.mp4")
+    assert fetch(other)[0] == 404
+
+
+def test_hls_redirects_into_a_folder_par_that_cannot_list(oci, client):
+    scope = "Events/Fun #2 & 50% + more?.hls/"
+    token = SIGNER.issue(scope, ADMIN, 600)
+    playlist = client.get(media_url(token, scope + "output.m3u8"), follow_redirects=False)
+    segment = client.get(media_url(token, scope + "output000.ts"), follow_redirects=False)
+    assert playlist.status_code == segment.status_code == 302
+    base = playlist.headers["location"].rsplit("/", 1)[0]
+    assert segment.headers["location"] == base + "/output000.ts"
+    par = next(p for p in pars(oci) if p.object_name == scope)
+    assert par.access_type == "AnyObjectRead" and par.bucket_listing_action == "Deny"
+    # One PAR served both: it is reused, not created per request.
+    assert sum(1 for p in pars(oci) if p.object_name == scope) == 1
+    status, body, _ = fetch(playlist.headers["location"])
+    assert status == 200 and body.startswith(b"#EXTM3U")
+    par_root = base.split("/o/", 1)[0] + "/o/"
+    assert fetch(par_root)[0] == 404  # no listing through it
+    assert fetch(par_root + "Years/2024.mp4")[0] == 404  # nothing outside the folder
+
+
+def test_downloads_and_bad_tokens_are_not_redirected(client):
+    good = media_url(SIGNER.issue("Events/Old tape.avi", ADMIN, 600), "Events/Old tape.avi")
+    download = client.get(good + "?download=1", follow_redirects=False)
+    assert download.status_code == 200
+    assert download.headers["content-disposition"].startswith("attachment;")
+    assert client.get("/video/forged/Years/2024.mp4", follow_redirects=False).status_code == 403
+    outside = media_url(SIGNER.issue("Years/2024.mp4", ADMIN, 600), "Events/Wedding.mp4")
+    assert client.get(outside, follow_redirects=False).status_code == 404
+
+
+def test_a_par_is_reused_until_half_spent_then_replaced(oci, storage):
+    clock = Clock(1_900_000_000.0)
+    links = ParLinks(storage, lifetime=HOUR, clock=clock)
+    first = links.par("Years/2024.mp4")
+    clock.now += HOUR / 2 - 60
+    assert links.par("Years/2024.mp4") == first
+    clock.now += 120
+    second = links.par("Years/2024.mp4")
+    assert second != first and second.expires == clock.now + HOUR
+
+
+def test_expired_pars_of_this_app_are_deleted(oci, storage):
+    clock = Clock(1_900_000_000.0)
+    links = ParLinks(storage, lifetime=HOUR, clock=clock)
+    mine = links.create("Root clip.mp4")
+    theirs = storage.client.create_preauthenticated_request(
+        storage.namespace,
+        OCI_BUCKET,
+        oci_sdk.object_storage.models.CreatePreauthenticatedRequestDetails(
+            name="made-by-someone-else",
+            access_type="ObjectRead",
+            object_name="Root clip.mp4",
+            time_expires=datetime.fromtimestamp(clock.now + 60, UTC),
+        ),
+    ).data
+    clock.now += HOUR + 1
+    mark = oci.server.mark()
+    assert links.delete_expired() >= 1
+    left = {p.id for p in pars(oci)}
+    assert mine.id not in left
+    assert theirs.id in left  # expired too, but not ours to delete
+    deletes = [s for s in oci.server.since(mark) if s.method == "DELETE"]
+    assert deletes and all(s.status == 204 for s in deletes)
