@@ -99,11 +99,9 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 async def _stream(chunks: Iterator[bytes], name: str) -> AsyncIterator[bytes]:
     """Yield chunks read in a worker thread; always close the upstream read."""
     try:
-        while True:
-            chunk = await anyio.to_thread.run_sync(next, chunks, None)
-            if chunk is None:
-                return
+        while (chunk := await anyio.to_thread.run_sync(next, chunks, None)) is not None:
             yield chunk
+            del chunk  # let the sent chunk go before the next read: one chunk per client
     except StorageError as error:
         # Bytes are already on the wire: all we can honestly do is stop.
         log.warning("read of %r failed mid-stream: %s", name, error)
@@ -119,13 +117,23 @@ class StreamCut(Exception):
 
 
 class MediaStream(StreamingResponse):
-    """A StreamingResponse left unfinished when storage fails mid-body: the server then
-    closes the connection and the client sees a short body, instead of the server failing
-    on a body shorter than its Content-Length."""
+    """A streamed object that holds about one chunk per client however slowly it reads, and
+    is left unfinished when storage fails mid-body: the server then closes the connection
+    and the client sees a short body, instead of the server failing on a body shorter than
+    its Content-Length."""
 
     async def stream_response(self, send: Send) -> None:
+        start = {"type": "http.response.start", "status": self.status_code}
+        await send({**start, "headers": self.raw_headers})
         with contextlib.suppress(StreamCut):
-            await super().stream_response(send)
+            async for chunk in self.body_iterator:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                del chunk
+                # An empty body returns once the server has handed the chunk to the socket
+                # (ASGI back-pressure), so the next chunk is read only then, not while the
+                # previous one still waits in the server's buffer.
+                await send({"type": "http.response.body", "body": b"", "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+# Each chunk costs a worker-thread hop (50-100 µs on a busy 2-core box) and a client holds
+# about one chunk in memory: 1 MiB streams at nginx speed and 50 clients stay under 100 MB.
 CHUNK_SIZE = 1024 * 1024
 
 
@@ -61,7 +63,9 @@ class Storage(Protocol):
     def read(self, name: str, start: int, end: int) -> Iterator[bytes]:
         """Given an object and an inclusive byte range, yield its bytes in chunks.
 
-        Closing the iterator releases whatever the read holds open.
+        Closing the iterator releases whatever the read holds open. Chunks of about
+        CHUNK_SIZE keep streaming cheap; keep no reference to a chunk once yielded, so a
+        client costs one chunk of memory.
         """
         ...
 

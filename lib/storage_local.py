@@ -123,3 +123,4 @@ class LocalStorage:
                     return  # the file shrank while we served it: end the stream cleanly
                 remaining -= len(chunk)
                 yield chunk
+                del chunk  # hold no sent chunk while reading the next (see Storage.read)
