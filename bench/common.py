@@ -40,7 +40,14 @@ http {{
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
-    types {{ video/mp4 mp4; application/octet-stream bin; }}
+    types {{
+        text/html html;
+        text/javascript mjs;
+        video/mp4 mp4;
+        application/vnd.apple.mpegurl m3u8;
+        video/mp2t ts;
+    }}
+    default_type application/octet-stream;
     server {{
         listen 127.0.0.1:{port};
         root {root};

@@ -1,11 +1,13 @@
 """Target 3: first byte of a Range request at a random offset while 20 other streams run.
 
-python -m bench.seek [--streams 20] [--requests 300] [--rate-mbit 0]
+python -m bench.seek [--streams 20] [--requests 300] [--rate-mbit 20]
 
-Twenty curl clients read a 1 GiB file over and over (as fast as they can, or capped with
---rate-mbit, e.g. 20 for an HD stream each); meanwhile one client opens a fresh connection,
-asks for `Range: bytes=<random offset>-` and times the first body byte, then hangs up (as a
-browser does when the viewer seeks again). Targets: p50 <= 5 ms, p99 <= 25 ms.
+One client opens a fresh connection, asks for `Range: bytes=<random offset>-`, times the
+first body byte and hangs up (as a browser does when the viewer seeks again): on an idle
+server, then while 20 curl clients read a 1 GiB file over and over, paced like video players
+(--rate-mbit each; 20 Mbit/s is a high-bitrate 1080p home video), then unthrottled (a stress
+case: 20 greedy curls starve every process of CPU on 2 cores). nginx serving the same file
+under the same loads is the reference. Targets (paced streams): p50 <= 5 ms, p99 <= 25 ms.
 """
 
 from __future__ import annotations
@@ -75,17 +77,33 @@ def measure(url: str, size: int, requests: int, seed: int) -> list[float]:
     return [first_byte_ms(url, chooser.randrange(size)) for _ in range(requests)]
 
 
+def under_load(url: str, size: int, args: argparse.Namespace, rate: int | None) -> list[float]:
+    """Return first-byte times while streams at `rate` Mbit/s run (0: unthrottled, None: none)."""
+    if rate is None:
+        return measure(url, size, args.requests, seed=1)
+    stop = threading.Event()
+    threads = background_streams(url, args.streams, rate, stop)
+    time.sleep(2)  # let the streams get going
+    try:
+        return measure(url, size, args.requests, seed=2)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, default=20)
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--rate-mbit", type=int, default=0, help="cap each stream (0: no cap)")
+    parser.add_argument("--rate-mbit", type=int, default=20, help="pace of each paced stream")
     parser.add_argument("--size-mib", type=int, default=1024)
     args = parser.parse_args()
     size = args.size_mib * MIB
+    paced = f"{args.streams} streams at {args.rate_mbit} Mbit/s"
+    loads = [("idle", None), (paced, args.rate_mbit), (f"{args.streams} streams unthrottled", 0)]
 
     rows = []
-    rate = f"{args.rate_mbit} Mbit/s each" if args.rate_mbit else "unthrottled"
     with scratch_dir("bench-seek-") as tmp:
         library = Path(tmp)
         random_file(library / NAME, size)
@@ -93,17 +111,8 @@ def main() -> None:
             servers = [("nginx", f"{nginx.url}/{NAME}"), ("media route", signed_url(app.url, NAME))]
             for server, url in servers:
                 measure(url, size, 20, seed=0)  # warm up
-                rows.append((server, "idle", measure(url, size, args.requests, seed=1)))
-                stop = threading.Event()
-                threads = background_streams(url, args.streams, args.rate_mbit, stop)
-                time.sleep(2)  # let the streams get going
-                try:
-                    busy = measure(url, size, args.requests, seed=2)
-                finally:
-                    stop.set()
-                    for thread in threads:
-                        thread.join()
-                rows.append((server, f"{args.streams} streams ({rate})", busy))
+                for label, rate in loads:
+                    rows.append((server, label, under_load(url, size, args, rate)))
 
     print(f"Seek: first byte of a random Range request, {args.requests} requests, {machine()}")
     print(
@@ -120,12 +129,12 @@ def main() -> None:
             ],
         )
     )
-    busy = rows[-1][2]
-    p50, p99 = percentile(busy, 0.5), percentile(busy, 0.99)
+    ours = next(v for server, label, v in rows if server == "media route" and label == paced)
+    p50, p99 = percentile(ours, 0.5), percentile(ours, 0.99)
     verdict = "meets" if p50 <= TARGET_P50_MS and p99 <= TARGET_P99_MS else "MISSES"
     print(
-        f"under load p50 {p50:.1f} ms, p99 {p99:.1f} ms ({verdict} the target of "
-        f"p50 <= {TARGET_P50_MS} ms, p99 <= {TARGET_P99_MS} ms)"
+        f"media route with {paced}: p50 {p50:.1f} ms, p99 {p99:.1f} ms ({verdict} the target "
+        f"of p50 <= {TARGET_P50_MS} ms, p99 <= {TARGET_P99_MS} ms)"
     )
 
 

@@ -45,8 +45,13 @@ def convert_command(video: Video) -> str:
     )
 
 
-def draw_player(video: Video) -> None:
-    st.subheader(video.title)
+def draw_player(video: Video | None, videos: list[Video]) -> None:
+    """Draw the player for `video`, or an idle (hidden) one that loads the player's code and
+    hls.js before the first click; the title goes below, so the player keeps its place."""
+    if video is None:
+        wants_hls = any(v.kind is Kind.HLS for v in videos)
+        player(PlayerSource("idle", "", "", hls_script_path(base_path) if wants_hls else ""))
+        return
     source = PlayerSource(
         kind="hls" if video.kind is Kind.HLS else "file",
         src=links.url(video.scope, video.playlist),
@@ -54,19 +59,26 @@ def draw_player(video: Video) -> None:
         hlsScript=hls_script_path(base_path),
     )
     player(source)
+    st.subheader(video.title)
+
+
+def select(name: str) -> None:
+    st.session_state["selected"] = name
 
 
 def draw_title(video: Video, column) -> None:
     with column.container(border=True):
         if video.kind in (Kind.FILE, Kind.HLS):
-            if st.button(
+            # A callback selects before the rerun it triggers, so one script run draws the
+            # player (setting state after the click would need a second run: ~100 ms more).
+            st.button(
                 video.title,
                 key=f"open:{video.name}",
                 icon=":material/play_circle:",
                 width="stretch",
-            ):
-                st.session_state["selected"] = video.name
-                st.rerun()
+                on_click=select,
+                args=(video.name,),
+            )
             st.caption("HLS" if video.kind is Kind.HLS else human_size(video.size))
         elif video.kind is Kind.UNPLAYABLE:
             st.markdown(f"**{video.title}**")
@@ -93,8 +105,7 @@ def draw_tab(tab: Tab) -> None:
         return
     selected = st.session_state.get("selected")
     chosen = next((v for v in videos if v.name == selected), None)
-    if chosen is not None:
-        draw_player(chosen)
+    draw_player(chosen, videos)
     pages = (len(videos) + PAGE_SIZE - 1) // PAGE_SIZE
     page = 1
     if pages > 1:

@@ -110,12 +110,9 @@ def app_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def start_app(flags: list[str], env: dict[str, str], name: str, timeout: float = 60) -> RunningApp:
-    """Start `streamlit run streamlit_app.py -- FLAGS` on a free port; wait until healthy."""
-    port = free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / f"server-{name}.log"
-    command = [
+def streamlit_command(port: int, flags: list[str]) -> list[str]:
+    """Return the command serving the app on 127.0.0.1:`port` with our FLAGS."""
+    return [
         sys.executable,
         "-m",
         "streamlit",
@@ -130,6 +127,14 @@ def start_app(flags: list[str], env: dict[str, str], name: str, timeout: float =
         "--",
         *flags,
     ]
+
+
+def start_app(flags: list[str], env: dict[str, str], name: str, timeout: float = 60) -> RunningApp:
+    """Start `streamlit run streamlit_app.py -- FLAGS` on a free port; wait until healthy."""
+    port = free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = ARTIFACTS / f"server-{name}.log"
+    command = streamlit_command(port, flags)
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -89,9 +89,7 @@ def test_real_server_streams_a_multi_chunk_file_exactly(streaming_app, streaming
     assert headers["Content-Length"] == str(BIG_SIZE)
     assert body == data
     first, last = 1024 * 1024 - 5, 2 * 1024 * 1024 + 5  # straddles two chunk boundaries
-    status, body, headers = raw_get(
-        streaming_app.url, url(BIG), {"Range": f"bytes={first}-{last}"}
-    )
+    status, body, headers = raw_get(streaming_app.url, url(BIG), {"Range": f"bytes={first}-{last}"})
     assert status == 206
     assert headers["Content-Range"] == f"bytes {first}-{last}/{BIG_SIZE}"
     assert body == data[first : last + 1]

@@ -26,7 +26,7 @@ log = logging.getLogger("homemovies.player")
 class PlayerSource:
     """What the player plays: a file URL or an HLS playlist URL, and how to label it."""
 
-    kind: str  # "file" or "hls"
+    kind: str  # "file", "hls", or "idle" (nothing chosen yet: hidden, loads hls.js early)
     src: str
     title: str
     hlsScript: str = ""  # noqa: N815 - read by the JavaScript side as-is

@@ -8,7 +8,9 @@ const hlsModules = new Map();
 
 function loadHls(url) {
   if (!hlsModules.has(url)) {
-    hlsModules.set(url, import(new URL(url, document.baseURI).href).then((m) => m.default));
+    const loading = import(new URL(url, document.baseURI).href).then((m) => m.default);
+    loading.catch(() => hlsModules.delete(url)); // let a later play try again
+    hlsModules.set(url, loading);
   }
   return hlsModules.get(url);
 }
@@ -33,7 +35,13 @@ function teardown(state) {
 }
 
 function attachHls(state, Hls, url) {
-  const hls = new Hls({ enableWorker: true, startPosition: state.start || -1 });
+  const hls = new Hls({
+    enableWorker: true,
+    startPosition: state.start || -1,
+    // Fetch the first segment as soon as the playlist is in, not on the next 100 ms tick
+    // after the MediaSource opens: about 50 ms sooner to the first frame.
+    startFragPrefetch: true,
+  });
   let networkRetries = 0;
   let mediaRecoveries = 0;
   hls.on(Hls.Events.ERROR, (_event, info) => {
@@ -108,7 +116,13 @@ function mount(root, data) {
 
 export default function ({ parentElement, data }) {
   const root = parentElement.querySelector(".hm-player");
-  if (!root.__hm || root.__hm.src !== data.src) {
+  root.hidden = data.kind === "idle";
+  if (data.kind === "idle") {
+    // Nothing chosen yet: fetch and compile hls.js now, so the first HLS title starts sooner.
+    teardown(root.__hm);
+    root.__hm = null;
+    if (data.hlsScript) loadHls(data.hlsScript).catch(() => {});
+  } else if (!root.__hm || root.__hm.src !== data.src) {
     teardown(root.__hm);
     root.__hm = mount(root, data);
   }
