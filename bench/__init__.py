@@ -1,1 +1,1 @@
-"""Benchmarks for issue 7: run by hand (`python -m bench.<name>`), never in CI."""
+"""Benchmarks: run by hand (`python -m bench`, or `python -m bench.<name>`), never in CI."""
