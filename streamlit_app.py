@@ -19,6 +19,7 @@ from lib.media import IdentityEncoding, MediaEndpoint, media_routes
 from lib.player import asset_routes
 from lib.services import Services, build_services, install
 from lib.settings import settings_or_exit
+from lib.share_page import SharePage, share_routes
 from lib.storage import StorageError
 
 HERE = Path(__file__).resolve().parent
@@ -49,11 +50,12 @@ def services_or_exit() -> Services:
 
 
 services = services_or_exit()
-endpoint = MediaEndpoint(
-    services.storage, services.signer, is_active_user=services.accounts.__contains__
+endpoint = MediaEndpoint(services.storage, services.signer, is_active_user=services.may_watch)
+share_page = SharePage(
+    services.shares, services.library, services.signer, services.settings.token_seconds
 )
 app = st.App(
     ENTRY_PAGE,
-    routes=[*media_routes(endpoint), *asset_routes()],
+    routes=[*media_routes(endpoint), *share_routes(share_page), *asset_routes()],
     middleware=[Middleware(IdentityEncoding)],
 )

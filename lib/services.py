@@ -1,4 +1,4 @@
-"""The process-wide services: settings, storage, library, accounts and the token signer.
+"""The process-wide services: settings, storage, library, accounts, signers and app state.
 
 `streamlit_app.py` builds them from the command line and installs them; page scripts and
 routes get them with `current()`. When nothing was installed (AppTest, `uvicorn
@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 
 from lib.accounts import Accounts
 from lib.library import Library
+from lib.positions import Positions
 from lib.sessions import SignOuts
 from lib.settings import Settings, load_settings
+from lib.shares import Shares, share_id_of
 from lib.storage import Storage
 from lib.storage_local import LocalStorage
 from lib.tokens import TokenSigner, derive_key
+from lib.tv_signin import DeviceSignIns
 
 
 @dataclass(frozen=True)
@@ -30,8 +33,18 @@ class Services:
     library: Library
     accounts: Accounts
     signer: TokenSigner
+    positions: Positions
+    shares: Shares
     cookie_key: str = field(repr=False)
     sign_outs: SignOuts = field(default_factory=SignOuts)
+    device_sign_ins: DeviceSignIns = field(default_factory=DeviceSignIns)
+
+    def may_watch(self, holder: str) -> bool:
+        """Return whether a media token's holder (a user or a share link) may still watch."""
+        share_id = share_id_of(holder)
+        if share_id is not None:
+            return self.shares.is_live(share_id)
+        return holder in self.accounts
 
 
 def build_storage(settings: Settings) -> Storage:
@@ -54,6 +67,8 @@ def build_services(settings: Settings) -> Services:
         library=Library(storage, ttl=settings.cache_ttl),
         accounts=accounts,
         signer=TokenSigner(derive_key(cookie_key, "homemovies media token v1")),
+        positions=Positions(storage),
+        shares=Shares(storage, TokenSigner(derive_key(cookie_key, "homemovies share link v1"))),
         cookie_key=cookie_key,
         sign_outs=SignOuts(keep_seconds=settings.cookie_expiry_days * 86400),
     )

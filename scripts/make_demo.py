@@ -19,12 +19,12 @@ def _ffmpeg(*args: str) -> None:
     subprocess.run(command, check=True)
 
 
-def _inputs(seconds: float, source: str, frequency: int) -> list[str]:
+def _inputs(seconds: float, source: str, frequency: int, size: str = SIZE) -> list[str]:
     return [
         "-f",
         "lavfi",
         "-i",
-        f"{source}=size={SIZE}:rate=24",
+        f"{source}=size={size}:rate=24",
         "-f",
         "lavfi",
         "-i",
@@ -89,6 +89,60 @@ def encode_hls(
         str(folder / "output.m3u8"),
     )
     return folder
+
+
+def encode_hls_variants(
+    folder: Path, seconds: float = 6, source: str = "testsrc2", frequency: int = 440
+) -> Path:
+    """Write an HLS folder with two variants (360p, 180p) behind a master output.m3u8."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _ffmpeg(
+        *_inputs(seconds, source, frequency, "640x360"),
+        "-filter_complex",
+        "[0:v]split=2[high][low];[low]scale=320:180[small]",
+        "-map",
+        "[high]",
+        "-map",
+        "[small]",
+        "-map",
+        "1:a",
+        "-map",
+        "1:a",
+        *_h264_aac(),
+        "-b:v:0",  # bitrates (over the crf) so the master playlist's BANDWIDTH tells them apart
+        "600k",
+        "-b:v:1",
+        "150k",
+        "-f",
+        "hls",
+        "-hls_time",
+        "2",
+        "-hls_playlist_type",
+        "vod",
+        "-master_pl_name",
+        "output.m3u8",
+        "-var_stream_map",
+        "v:0,a:0 v:1,a:1",
+        "-hls_segment_filename",
+        str(folder / "stream_%v_%03d.ts"),
+        str(folder / "stream_%v.m3u8"),
+    )
+    return folder
+
+
+def encode_poster(path: Path, source: str = "testsrc2") -> Path:
+    """Write a one-frame JPEG poster."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _ffmpeg("-f", "lavfi", "-i", f"{source}=size={SIZE}:rate=1", "-frames:v", "1", str(path))
+    return path
+
+
+def write_vtt(path: Path, seconds: float, text: str) -> Path:
+    """Write a WebVTT subtitle file showing `text` for the first `seconds` seconds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    end = f"00:00:{min(seconds, 59):06.3f}"
+    path.write_text(f"WEBVTT\n\n1\n00:00:00.000 --> {end}\n{text}\n", encoding="utf-8")
+    return path
 
 
 def encode_avi(path: Path, seconds: float = 2, source: str = "rgbtestsrc") -> Path:

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from scripts.make_demo import encode_avi, encode_hls, encode_mp4
+from scripts.make_demo import (
+    encode_avi,
+    encode_hls,
+    encode_hls_variants,
+    encode_mp4,
+    encode_poster,
+    write_vtt,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
@@ -35,6 +42,7 @@ SECRET_TEXT = b"TOP-SECRET: this file lies beside the library and must never be 
 
 ODD_MP4 = "Spaces é ü #1 ?&%+.mp4"
 ODD_HLS = "Fun #2 & 50% + more?.hls"
+LONG_SECONDS = 40  # long enough for position reports between the 5% and 90% marks
 
 
 @dataclass
@@ -61,6 +69,13 @@ def build_fixture_library(base: Path) -> FixtureLibrary:
     encode_avi(root / "Events" / "Old tape.avi")
     (root / "Events" / "notes.txt").write_text("not a video")
     encode_mp4(root / "Root clip.mp4", 2, "mandelbrot", 392)
+    # Posters, subtitles, a long title for positions and a two-variant HLS title.
+    encode_poster(root / "Events" / "Wedding.jpg", "testsrc")
+    write_vtt(root / "Events" / "Wedding.en.vtt", 3, "Here comes the bride")
+    encode_mp4(root / "Events" / "Long walk.mp4", LONG_SECONDS, "testsrc2", 494)
+    encode_poster(root / "Years" / "2022.hls" / "poster.jpg", "smptehdbars")
+    write_vtt(root / "Years" / "2022.hls" / "2022.de.vtt", 6, "Frohes neues Jahr")
+    encode_hls_variants(root / "Years" / "Variants.hls", 6)
     (root / ".hidden").mkdir()
     (root / ".hidden" / "private.mp4").write_bytes(b"hidden")
     secret = base / "secret.txt"

@@ -61,7 +61,7 @@ def test_only_the_sign_in_form_before_login(app, storage):
     assert storage.calls == []
     assert not app.exception
     assert [field.label for field in app.text_input] == ["Username", "Password"]
-    assert [button.label for button in app.button] == ["Sign in"]
+    assert [button.label for button in app.button] == ["Sign in", "Sign in with your phone"]
     assert len(app.tabs) == 0
     assert "Events" not in str(app)
 

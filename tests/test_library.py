@@ -81,11 +81,17 @@ def test_local_folder_model(fixture_library):
     by_label = {tab.label: tab for tab in tabs}
 
     years = {v.title: v.kind for v in library.videos(by_label["Years"])}
-    assert years == {"2022": Kind.HLS, "2024": Kind.FILE, "Broken": Kind.BROKEN}
+    assert years == {
+        "2022": Kind.HLS,
+        "2024": Kind.FILE,
+        "Broken": Kind.BROKEN,
+        "Variants": Kind.HLS,
+    }
 
     events = {v.title: v.kind for v in library.videos(by_label["Events"])}
     assert events == {
         "Wedding": Kind.FILE,
+        "Long walk": Kind.FILE,
         ODD_MP4.removesuffix(".mp4"): Kind.FILE,
         ODD_HLS.removesuffix(".hls"): Kind.HLS,
         "Old tape": Kind.UNPLAYABLE,
