@@ -73,20 +73,24 @@ def require_login(
     ):
         st.session_state["logout"] = True  # streamlit-authenticator then ignores the cookie
     authenticator = _authenticator(accounts, cookie_key, expiry_days)
-    approved = accounts.get(st.session_state.pop(APPROVED_USER, None))
-    if approved is not None and not signed_in:
-        _sign_in_as(authenticator, approved)
-    try:
-        authenticator.login(location="main", fields=LOGIN_FIELDS)
-    except stauth.LoginError:
-        st.session_state["authentication_status"] = None  # a cookie for a removed user
-    status = st.session_state.get("authentication_status")
-    user = accounts.get(st.session_state.get("username")) if status else None
-    if user is None:
-        if status is False:
-            st.error(WRONG_LOGIN)
-        _phone_sign_in(device_sign_ins)
-        st.stop()
+    # Everything the gate may draw (the form, the cookie writer) goes into one placeholder, so
+    # the page below keeps its place between the sign-in run and the next: otherwise every
+    # element is drawn anew and what the user has typed meanwhile is lost.
+    with st.empty().container():
+        approved = accounts.get(st.session_state.pop(APPROVED_USER, None))
+        if approved is not None and not signed_in:
+            _sign_in_as(authenticator, approved)
+        try:
+            authenticator.login(location="main", fields=LOGIN_FIELDS)
+        except stauth.LoginError:
+            st.session_state["authentication_status"] = None  # a cookie for a removed user
+        status = st.session_state.get("authentication_status")
+        user = accounts.get(st.session_state.get("username")) if status else None
+        if user is None:
+            if status is False:
+                st.error(WRONG_LOGIN)
+            _phone_sign_in(device_sign_ins)
+            st.stop()
     with st.sidebar:
         st.caption(f"Signed in as **{user.name}**")
         authenticator.logout(

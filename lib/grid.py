@@ -14,7 +14,7 @@ import streamlit as st
 
 from lib.library import Kind, Video
 
-PAGE_SIZE = 48
+PAGE_SIZE = 24
 COLUMNS = 4
 
 GRID_STYLE = """<style>

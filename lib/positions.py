@@ -101,6 +101,7 @@ class _UserBook:
         self.last_write = -math.inf
         self.timer: threading.Timer | None = None
         self.lock = threading.Lock()
+        self.write_lock = threading.Lock()  # one write at a time, so none lands out of order
 
 
 class Positions:
@@ -196,19 +197,20 @@ class Positions:
             book = self._books.get(user.lower())
         if book is None:
             return
-        with book.lock:
-            book.timer = None
-            if not book.dirty:
-                return
-            value = _serialise(book.positions)
-            book.dirty = False
-            book.last_write = self.clock()
-        try:
-            write_json(self.storage, self.object_name(user), value)
-        except StorageError as error:
-            log.warning("cannot save positions of %r: %s", user, error)
+        with book.write_lock:
             with book.lock:
-                book.dirty = True  # try again with the next report
+                book.timer = None
+                if not book.dirty:
+                    return
+                value = _serialise(book.positions)
+                book.dirty = False
+                book.last_write = self.clock()
+            try:
+                write_json(self.storage, self.object_name(user), value)
+            except StorageError as error:
+                log.warning("cannot save positions of %r: %s", user, error)
+                with book.lock:
+                    book.dirty = True  # try again with the next report
 
     def close(self) -> None:
         """Write every user's unsaved positions now and stop the pending timers (shutdown)."""

@@ -25,7 +25,7 @@ if not shares:
     st.info("No share links are active.")
 now = time.time()
 for share in shares:
-    with st.container(border=True):
+    with st.container(border=True, key=f"share-{share.id}"):
         st.markdown(f"**{share.title}**")
         if share.note:
             st.text(share.note)

@@ -1,6 +1,7 @@
 """Encode small test videos with ffmpeg's test sources: the demo library and test fixtures.
 
-python -m scripts.make_demo demo      # (re)build the bundled demo library
+python -m scripts.make_demo demo              # (re)build the bundled demo library
+python -m scripts.make_demo --sidecars demo   # only (re)make its posters and subtitles
 """
 
 from __future__ import annotations
@@ -178,7 +179,19 @@ def build_demo(root: Path) -> None:
     encode_mp4(root / "Events" / "Grand-mère's 90th – été 2021.mp4", 3, "yuvtestsrc", 349)
     encode_avi(root / "Events" / "Old camcorder tape.avi")
     encode_mp4(root / "Welcome.mp4", 3, "rgbtestsrc", 392)
+    add_sidecars(root)
+
+
+def add_sidecars(root: Path) -> None:
+    """Add the demo's posters and subtitles (python -m scripts.make_demo --sidecars demo)."""
+    encode_poster(root / "Events" / "Wedding.jpg", "testsrc")
+    write_vtt(root / "Events" / "Wedding.en.vtt", 4, "Here comes the bride")
+    write_vtt(root / "Events" / "Wedding.fr.vtt", 4, "Voici la mariée")
+    encode_poster(root / "Years" / "2022.hls" / "poster.jpg", "smptehdbars")
 
 
 if __name__ == "__main__":
-    build_demo(Path(sys.argv[1] if len(sys.argv) > 1 else "demo"))
+    if sys.argv[1:2] == ["--sidecars"]:
+        add_sidecars(Path(sys.argv[2] if len(sys.argv) > 2 else "demo"))
+    else:
+        build_demo(Path(sys.argv[1] if len(sys.argv) > 1 else "demo"))

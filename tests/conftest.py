@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from lib.storage import Listing, ObjectInfo
+from lib.storage_local import LocalStorage
 from scripts.make_demo import (
     encode_avi,
     encode_hls,
@@ -43,6 +45,32 @@ SECRET_TEXT = b"TOP-SECRET: this file lies beside the library and must never be 
 ODD_MP4 = "Spaces é ü #1 ?&%+.mp4"
 ODD_HLS = "Fun #2 & 50% + more?.hls"
 LONG_SECONDS = 40  # long enough for position reports between the 5% and 90% marks
+
+
+class CountingStorage(LocalStorage):
+    """The real local backend, recording every list and stat call made through it."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.calls: list[str] = []
+
+    def list(self, prefix: str = "") -> Listing:
+        self.calls.append(f"list {prefix}")
+        return super().list(prefix)
+
+    def stat(self, name: str) -> ObjectInfo:
+        self.calls.append(f"stat {name}")
+        return super().stat(name)
+
+
+class FakeClock:
+    """A clock tests move by hand: `clock.now += 3600`."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @dataclass
