@@ -262,8 +262,14 @@ export default function ({ parentElement, data, setStateValue }) {
   const root = parentElement.querySelector(".hm-player");
   root.__hmReport = data.report && setStateValue ? (value) => setStateValue("progress", value) : null;
   if (!root.__hm || root.__hm.src !== data.src) {
-    teardown(root.__hm);
-    root.__hm = mount(root, data);
+    const previous = root.__hm;
+    // A renewed link to the same title (tokens are reissued after half their life): carry on
+    // from where it is rather than from where it was opened.
+    const sameTitle = previous && data.name && previous.name === data.name;
+    const start = sameTitle ? previous.video.currentTime : data.start;
+    teardown(previous);
+    root.__hm = mount(root, { ...data, start });
+    if (!sameTitle && data.autoplay) root.scrollIntoView({ block: "nearest" });
   }
   return () => {
     teardown(root.__hm);
