@@ -41,7 +41,11 @@ def open_title(video: Video) -> None:
 
 def record_progress(progress: Progress) -> None:
     """Keep a position the player reported, for a title this library really lists."""
-    if services.library.find(progress.name) is not None:
+    try:
+        listed = services.library.find(progress.name) is not None
+    except StorageError:
+        return  # storage is down: this report is lost, the next one may land
+    if listed:
         services.positions.report(
             user.username, progress.name, progress.position, progress.duration
         )
@@ -151,14 +155,14 @@ query = search.text_input(
 )
 order = SortOrder(sort.selectbox("Sort by", [o.value for o in SortOrder], key="sort"))
 
-draw_selected()
 try:
+    draw_selected()
     if query.strip():
         draw_results(query, order)
         st.stop()
     draw_continue_watching()
 except StorageError as error:
-    st.error(f"The library cannot be searched right now: {error}")
+    st.error(f"The library cannot be listed right now: {error}")
     st.stop()
 
 containers = st.tabs([tab.label for tab in tabs], key="tab", on_change="rerun")

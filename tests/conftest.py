@@ -44,7 +44,7 @@ SECRET_TEXT = b"TOP-SECRET: this file lies beside the library and must never be 
 
 ODD_MP4 = "Spaces é ü #1 ?&%+.mp4"
 ODD_HLS = "Fun #2 & 50% + more?.hls"
-LONG_SECONDS = 40  # long enough for position reports between the 5% and 90% marks
+LONG_SECONDS = 60  # long enough for position reports well between the 5% and 90% marks
 
 
 class CountingStorage(LocalStorage):
