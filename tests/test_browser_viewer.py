@@ -300,8 +300,8 @@ def test_qr_sign_in_approved_on_a_phone_signs_in_the_tv_once(browser, local_app)
         phone.get_by_role("button", name="Approve").click()
         expect(phone.get_by_text("Approved.")).to_be_visible()
 
-        # The waiting TV polls and signs in through the same cookie as the password form.
-        expect(tv.get_by_role("tab", name="Years")).to_be_visible()
+        # The waiting TV polls (every 2 s) and signs in with the password form's cookie.
+        expect(tv.get_by_role("tab", name="Years")).to_be_visible(timeout=20_000)
         wait_for_cookie(tv, COOKIE_NAME)
         tv.reload()
         expect(tv.get_by_role("tab", name="Years")).to_be_visible()
