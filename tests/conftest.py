@@ -15,7 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from scripts.make_demo import encode_avi, encode_hls, encode_mp4
+from lib.storage import Listing, ObjectInfo
+from lib.storage_local import LocalStorage
+from scripts.make_demo import (
+    encode_avi,
+    encode_hls,
+    encode_hls_variants,
+    encode_mp4,
+    encode_poster,
+    write_vtt,
+)
 from tests.oci_server import OciApiServer, new_key_pair, private_pem
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,6 +45,33 @@ SECRET_TEXT = b"TOP-SECRET: this file lies beside the library and must never be 
 
 ODD_MP4 = "Spaces é ü #1 ?&%+.mp4"
 ODD_HLS = "Fun #2 & 50% + more?.hls"
+LONG_SECONDS = 60  # long enough for position reports well between the 5% and 90% marks
+
+
+class CountingStorage(LocalStorage):
+    """The real local backend, recording every list and stat call made through it."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.calls: list[str] = []
+
+    def list(self, prefix: str = "") -> Listing:
+        self.calls.append(f"list {prefix}")
+        return super().list(prefix)
+
+    def stat(self, name: str) -> ObjectInfo:
+        self.calls.append(f"stat {name}")
+        return super().stat(name)
+
+
+class FakeClock:
+    """A clock tests move by hand: `clock.now += 3600`."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @dataclass
@@ -62,6 +98,13 @@ def build_fixture_library(base: Path) -> FixtureLibrary:
     encode_avi(root / "Events" / "Old tape.avi")
     (root / "Events" / "notes.txt").write_text("not a video")
     encode_mp4(root / "Root clip.mp4", 2, "mandelbrot", 392)
+    # Posters, subtitles, a long title for positions and a two-variant HLS title.
+    encode_poster(root / "Events" / "Wedding.jpg", "testsrc")
+    write_vtt(root / "Events" / "Wedding.en.vtt", 3, "Here comes the bride")
+    encode_mp4(root / "Events" / "Long walk.mp4", LONG_SECONDS, "testsrc2", 494)
+    encode_poster(root / "Years" / "2022.hls" / "poster.jpg", "smptehdbars")
+    write_vtt(root / "Years" / "2022.hls" / "2022.de.vtt", 6, "Frohes neues Jahr")
+    encode_hls_variants(root / "Years" / "Variants.hls", 6)
     (root / ".hidden").mkdir()
     (root / ".hidden" / "private.mp4").write_bytes(b"hidden")
     secret = base / "secret.txt"
