@@ -200,10 +200,17 @@ def check_playlists(storage: Storage, videos: list[Video], workers: int = 8) -> 
 
 
 class TTLCache:
-    """A small thread-safe cache whose entries expire after `ttl` seconds."""
+    """A small thread-safe cache whose entries expire after `ttl` seconds.
 
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+    A StorageError is remembered too, for `error_ttl` seconds: a folder that fails is not
+    listed again (with all its retries) on every page run while storage is struggling.
+    """
+
+    def __init__(
+        self, ttl: float, error_ttl: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ttl = ttl
+        self.error_ttl = min(error_ttl, ttl)
         self._clock = clock
         self._entries: dict[object, tuple[float, object]] = {}
         self._lock = threading.Lock()
@@ -213,9 +220,19 @@ class TTLCache:
         now = self._clock()
         with self._lock:
             entry = self._entries.get(key)
-        if entry is not None and now - entry[0] < self.ttl:
-            return entry[1]  # type: ignore[return-value]
-        value = compute()
+        if entry is not None:
+            stored, value = entry
+            if isinstance(value, StorageError):
+                if now - stored < self.error_ttl:
+                    raise value
+            elif now - stored < self.ttl:
+                return value  # type: ignore[return-value]
+        try:
+            value = compute()
+        except StorageError as error:
+            with self._lock:
+                self._entries[key] = (now, error)
+            raise
         with self._lock:
             self._entries[key] = (now, value)
         return value

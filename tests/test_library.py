@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lib.library import Kind, Library, Tab, TTLCache, tabs_from_root, videos_from_listing
-from lib.storage import Listing, NotFound, ObjectInfo
+from lib.storage import Listing, NotFound, ObjectInfo, Unavailable
 from lib.storage_local import LocalStorage
 from tests.conftest import ODD_HLS, ODD_MP4, CountingStorage
 
@@ -229,3 +229,20 @@ def test_local_backend_refuses_writes_to_a_read_only_folder(tmp_path):
     (tmp_path / ".homemovies" / "state").write_text("a file where a folder should be")
     with pytest.raises(Unavailable, match="cannot be written to"):
         storage.write(".homemovies/state/positions/mum.json", b"{}")
+
+
+def test_ttl_cache_remembers_a_storage_error_briefly():
+    now = [0.0]
+    cache = TTLCache(60, error_ttl=5, clock=lambda: now[0])
+    calls = []
+
+    def failing():
+        calls.append(1)
+        raise Unavailable("storage is down")
+
+    for _ in range(3):
+        with pytest.raises(Unavailable):
+            cache.get("k", failing)
+    assert len(calls) == 1
+    now[0] = 5.1
+    assert cache.get("k", lambda: "back") == "back"
