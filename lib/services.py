@@ -1,4 +1,4 @@
-"""The process-wide services: settings, storage, library, accounts and the token signer.
+"""The process-wide services: settings, storage, library, stats, accounts and the token signer.
 
 `streamlit_app.py` builds them from the command line and installs them; page scripts and
 routes get them with `current()`. When nothing was installed (AppTest, `uvicorn
@@ -18,6 +18,7 @@ from lib.accounts import Accounts
 from lib.library import Library
 from lib.sessions import SignOuts
 from lib.settings import Settings, load_settings
+from lib.stats import LibraryStats
 from lib.storage import Storage
 from lib.storage_local import LocalStorage
 from lib.tokens import TokenSigner, derive_key
@@ -33,6 +34,7 @@ class Services:
     settings: Settings
     storage: Storage
     library: Library
+    stats: LibraryStats
     accounts: Accounts
     signer: TokenSigner
     cookie_key: str = field(repr=False)
@@ -76,6 +78,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         storage=storage,
         library=Library(storage, ttl=settings.cache_ttl),
+        stats=LibraryStats(storage, ttl=settings.stats_ttl),
         accounts=accounts,
         signer=TokenSigner(derive_key(cookie_key, "homemovies media token v1")),
         cookie_key=cookie_key,

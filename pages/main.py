@@ -12,4 +12,6 @@ user = require_login(
 )
 st.session_state["user"] = user
 pages = [st.Page("library.py", title="Library", icon=":material/video_library:", default=True)]
+if user.is_admin:  # viewers never get the page: typing its URL finds no such page
+    pages.append(st.Page("stats.py", title="Library stats", icon=":material/monitoring:"))
 st.navigation(pages).run()
