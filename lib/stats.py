@@ -453,7 +453,7 @@ class _Scan:
     def enter(self, info: ObjectInfo) -> _Folder | None:
         """Count an object outside the current HLS folder; return the folder it opens, if any."""
         top, key = locate(info.name)
-        if key is not None and key != info.name:
+        if key is not None and key.endswith(HLS_SUFFIX + "/"):  # in (or marking) an .hls folder
             self.level_folders.setdefault(top, set()).add(key)
             self.folder = _Folder(key, top, self.titles.setdefault(key, _Tally()))
             return self.folder
@@ -523,7 +523,7 @@ def scan_library(
     `progress` is called every PROGRESS_EVERY objects, then as each playlist check finishes.
     """
     started = time.monotonic()
-    report = progress or (lambda _: None)
+    notify = progress or (lambda _: None)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stats-playlist")
     try:
         scan = _Scan(storage, pool, workers)
@@ -531,13 +531,13 @@ def scan_library(
             scan.add(info)
             if scan.objects % PROGRESS_EVERY == 0:
                 done = sum(1 for future in scan.checks.values() if future.done())
-                report(ScanProgress(scan.objects, done, len(scan.checks)))
+                notify(ScanProgress(scan.objects, done, len(scan.checks)))
         scan.close_folder()
         durations: dict[str, float | None] = {}
         for done, (key, future) in enumerate(scan.checks.items(), start=1):
             durations[key], problems = future.result()
             scan.problems.extend(problems)
-            report(ScanProgress(scan.objects, done, len(scan.checks)))
+            notify(ScanProgress(scan.objects, done, len(scan.checks)))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return _report(scan, durations, time.monotonic() - started)

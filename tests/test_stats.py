@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
+from lib.library import Library
 from lib.stats import (
     DEFAULT_PRICES,
     GIB,
+    KIND_LABELS,
     MAX_PLAYLIST_BYTES,
     NOT_A_VIDEO,
     NOT_IN_A_TAB,
@@ -30,7 +32,7 @@ from lib.stats import (
 from lib.storage import ObjectInfo
 from lib.storage_local import LocalStorage
 from lib.storage_oci import SCAN_FIELDS, oci_storage
-from tests.conftest import ODD_HLS, ODD_MP4, StatsLibrary
+from tests.conftest import ODD_HLS, ODD_MP4, STATS_BUCKET, StatsLibrary
 from tests.test_storage_oci import settings_for
 
 APP_STATE = ".homemovies/"
@@ -128,6 +130,44 @@ def test_one_row_per_title_as_the_library_shows_them(report):
             ("Years", "Gap"),
         ]
     )
+
+
+@pytest.mark.parametrize("backend", ["local", "oci"])
+def test_the_titles_are_the_ones_the_library_page_shows(backend, stats_library, request):
+    if backend == "local":
+        storage = LocalStorage(stats_library.root)
+    else:
+        storage = oci_storage(settings_for(request.getfixturevalue("oci"), STATS_BUCKET))
+    request.getfixturevalue("stats_bucket")
+    library = Library(storage)
+    shown = {
+        (tab.label, video.title, KIND_LABELS[video.kind], video.name)
+        for tab in library.tabs()
+        for video in library.videos(tab)
+    }
+    report = scan_library(storage)
+    assert set(report.videos[["tab", "title", "kind", "name"]].itertuples(index=False)) == shown
+
+
+def test_folder_markers_count_but_are_neither_titles_nor_problems(oci):
+    """The OCI console makes a zero-byte object 'Folder/' for each folder it creates."""
+    bucket = "stats-markers"
+    for name in ("Trips/", "Trips/Alps.hls/", "Trips/Empty.hls/", "Trips/Odd/"):
+        oci.server.put_bytes(bucket, name, b"")
+    oci.server.put_bytes(bucket, "Trips/Alps.hls/output.m3u8", b"#EXTM3U\n#EXTINF:2.5,\na.ts\n")
+    oci.server.put_bytes(bucket, "Trips/Alps.hls/a.ts", b"\x47" * 188)
+    storage = oci_storage(settings_for(oci, bucket))
+    report = scan_library(storage)
+    assert report.objects == 6
+    rows = report.videos.set_index("name")
+    assert list(rows.index) == ["Trips/Alps.hls/", "Trips/Empty.hls/"]
+    assert rows.loc["Trips/Alps.hls/", "objects"] == 3
+    assert rows.loc["Trips/Alps.hls/", "duration_seconds"] == 2.5
+    assert [(p.kind, p.name) for p in report.problems] == [
+        (ProblemKind.NO_PLAYLIST, "Trips/Empty.hls/")
+    ]
+    library = Library(storage)
+    assert [v.name for v in library.videos(library.tabs()[0])] == list(rows.index)
 
 
 def test_a_file_title_has_its_size_kind_and_dates(report, stats_library):
