@@ -630,7 +630,13 @@ def _months_frame(months: Mapping[tuple[int, int], int]) -> pd.DataFrame:
     import pandas as pd
 
     if not months:
-        return pd.DataFrame(columns=["month", "bytes", "cumulative_bytes"])
+        return pd.DataFrame(
+            {
+                "month": pd.Series(dtype="datetime64[ns]"),
+                "bytes": pd.Series(dtype="int64"),
+                "cumulative_bytes": pd.Series(dtype="int64"),
+            }
+        )
     added = pd.Series(
         {pd.Period(year=y, month=m, freq="M"): size for (y, m), size in months.items()}
     ).sort_index()

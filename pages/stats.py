@@ -88,6 +88,10 @@ if st.button("Scan again", icon=":material/refresh:"):
     stats.forget()
     st.rerun()
 
+if not report.objects:
+    st.info("The library is empty. Add a folder of videos to the bucket (see README).")
+    st.stop()
+
 unit, divisor = size_unit(report.bytes)
 
 st.header("Where the storage goes")
@@ -118,8 +122,13 @@ with growth:
 with largest:
     st.subheader("The 10 largest videos")
     top = report.largest(10)
-    top = top.assign(**{unit: top["bytes"] / divisor})
-    st.bar_chart(top, x="video", y=unit, x_label="", y_label=unit, horizontal=True, sort=f"-{unit}")
+    if top.empty:
+        st.caption("No videos yet.")
+    else:
+        top = top.assign(**{unit: top["bytes"] / divisor})
+        st.bar_chart(
+            top, x="video", y=unit, x_label="", y_label=unit, horizontal=True, sort=f"-{unit}"
+        )
 
 st.header("Estimated monthly storage cost")
 st.caption(

@@ -15,11 +15,13 @@ from lib.stats import (
     DEFAULT_PRICES,
     GIB,
     KIND_LABELS,
+    MAX_LISTED,
     MAX_PLAYLIST_BYTES,
     NOT_A_VIDEO,
     NOT_IN_A_TAB,
     LibraryStats,
     ProblemKind,
+    Problems,
     Report,
     ScanProgress,
     format_duration,
@@ -504,3 +506,92 @@ def test_library_size_grows_by_month_of_creation(big_bucket, big_scan):
     assert by_month[pd.Timestamp(2024, 10, 1)] == sum(trip_7.values())
     assert months["cumulative_bytes"].is_monotonic_increasing
     assert months["cumulative_bytes"].iloc[-1] == report.bytes
+
+
+# ----- master playlists, and the list of problems -----
+
+MASTER = """#EXTM3U
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="English",URI="audio/en.m3u8"
+#EXT-X-STREAM-INF:BANDWIDTH=800000,AUDIO="a"
+low/index.m3u8
+#EXT-X-STREAM-INF:BANDWIDTH=2000000,AUDIO="a"
+high/index.m3u8
+#EXT-X-STREAM-INF:BANDWIDTH=4000000,AUDIO="a"
+gone/index.m3u8
+"""
+
+
+def media_playlist(seconds: float, *uris: str, key: str = "") -> str:
+    lines = ["#EXTM3U", "#EXT-X-TARGETDURATION:6"]
+    if key:
+        lines.append(f'#EXT-X-KEY:METHOD=AES-128,URI="{key}"')
+    for uri in uris:
+        lines += [f"#EXTINF:{seconds},", uri]
+    return "\n".join([*lines, "#EXT-X-ENDLIST", ""])
+
+
+def test_a_master_playlist_is_checked_through_its_variants(tmp_path):
+    folder = tmp_path / "Tab" / "Multi.hls"
+    files = {
+        "output.m3u8": MASTER,
+        "low/index.m3u8": media_playlist(
+            4.0, "seg0.ts", "seg1.ts", "seg2.ts", key="https://keys.example/k"
+        ),
+        "high/index.m3u8": media_playlist(4.0, "seg0.ts", "seg1.ts", "seg2.ts"),
+        "audio/en.m3u8": media_playlist(6.0, "a0.ts", "a1.ts"),
+        "low/seg0.ts": "x",
+        "low/seg1.ts": "x",
+        "low/seg2.ts": "x",
+        "high/seg0.ts": "x",
+        "high/seg1.ts": "x",
+        "audio/a0.ts": "x",
+        "audio/a1.ts": "x",
+    }
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    nest = tmp_path / "Tab" / "Nest.hls"
+    (nest / "v").mkdir(parents=True)
+    (nest / "output.m3u8").write_text("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv/index.m3u8\n")
+    (nest / "v" / "index.m3u8").write_text("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nx.m3u8\n")
+    report = scan_library(LocalStorage(tmp_path))
+    assert row(report, "Tab/Multi.hls/")["duration_seconds"] == 12.0
+    assert row(report, "Tab/Multi.hls/")["objects"] == len(files)
+    assert math.isnan(row(report, "Tab/Nest.hls/")["duration_seconds"])
+    assert [(p.kind, p.name, p.detail) for p in report.problems] == [
+        (ProblemKind.MISSING_SEGMENT, "Tab/Multi.hls/gone/index.m3u8", "listed in output.m3u8"),
+        (ProblemKind.MISSING_SEGMENT, "Tab/Multi.hls/high/seg2.ts", "listed in high/index.m3u8"),
+        (
+            ProblemKind.BAD_PLAYLIST,
+            "Tab/Nest.hls/v/index.m3u8",
+            "is a master playlist inside a master playlist",
+        ),
+        (
+            ProblemKind.OUTSIDE_REFERENCE,
+            "Tab/Multi.hls/low/index.m3u8",
+            "refers to https://keys.example/k",
+        ),
+    ]
+
+
+def test_problems_are_all_counted_but_only_the_first_listed():
+    found = Problems(limit=2)
+    for number in range(3):
+        found.add(ProblemKind.ZERO_BYTES, f"empty{number}")
+    found.add(ProblemKind.NESTED, "deep")
+    more = Problems(limit=2)
+    for number in range(3):
+        more.add(ProblemKind.NESTED, f"deeper{number}")
+    found.extend(more)
+    assert found.counts == {ProblemKind.ZERO_BYTES: 3, ProblemKind.NESTED: 4}
+    assert [p.name for p in found.listed] == ["empty0", "empty1", "deep", "deeper0"]
+
+
+def test_a_library_with_thousands_of_faults_lists_a_thousand_of_each(tmp_path):
+    for number in range(MAX_LISTED + 5):
+        (tmp_path / "Tab" / f"{number:04d}.mp4").parent.mkdir(exist_ok=True)
+        (tmp_path / "Tab" / f"{number:04d}.mp4").write_bytes(b"")
+    report = scan_library(LocalStorage(tmp_path))
+    assert report.problem_counts == {ProblemKind.ZERO_BYTES: MAX_LISTED + 5}
+    assert len(report.problems) == MAX_LISTED
+    assert report.problems[0].name == "Tab/0000.mp4"

@@ -193,3 +193,16 @@ def test_a_bucket_that_refuses_the_scan_gets_a_sentence(oci, stats_bucket, accou
         f"The library cannot be scanned right now: {refused}",
     ]
     assert len(at.dataframe) == 0
+
+
+def test_an_empty_library_says_so(tmp_path, accounts):
+    storage = RecordingStorage(tmp_path)
+    settings = Settings(
+        library=tmp_path, username=ADMIN, password=ADMIN_PASSWORD, cookie_key=COOKIE_KEY
+    )
+    install(services_for(storage, accounts, settings))
+    at = stats_page()
+    assert metrics(at) == {"Storage": "0 B", "Objects": "0", "Videos": "0", "HLS video": "0 s"}
+    assert [info.value for info in at.info] == [
+        "The library is empty. Add a folder of videos to the bucket (see README)."
+    ]
