@@ -89,6 +89,9 @@ def test_a_viewer_typing_the_stats_url_sees_nothing_of_it(page, oci, stats_app):
     mark = oci.server.mark()
     page.goto(stats_app.url + "/stats")
     # The viewer is still signed in (cookie) and lands on the library instead.
+    expect(
+        page.get_by_text("The page that you have requested does not seem to exist")
+    ).to_be_visible()
     expect(page.get_by_role("tab", name="Events", exact=True)).to_be_visible()
     expect(page.get_by_text("Library stats")).to_have_count(0)
     expect(page.get_by_test_id("stMetric")).to_have_count(0)
