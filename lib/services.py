@@ -1,4 +1,4 @@
-"""The process-wide services: settings, storage, library, stats, accounts and the token signer.
+"""The process-wide services: settings, storage, library, accounts and the token signer.
 
 `streamlit_app.py` builds them from the command line and installs them; page scripts and
 routes get them with `current()`. When nothing was installed (AppTest, `uvicorn
