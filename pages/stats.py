@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+import pandas as pd
 import streamlit as st
 
 from lib.services import current
@@ -94,41 +95,40 @@ if not report.objects:
 
 unit, divisor = size_unit(report.bytes)
 
+
+def scaled(frame: pd.DataFrame, column: str = "bytes") -> pd.DataFrame:
+    """The frame with `column` also in the charts' unit (a column named after the unit)."""
+    return frame.assign(**{unit: frame[column] / divisor})
+
+
 st.header("Where the storage goes")
 per_tab, per_kind, per_tier = st.columns(3)
 with per_tab:
     st.subheader("Per tab")
-    tabs = report.tabs.assign(**{unit: report.tabs["bytes"] / divisor})
-    st.bar_chart(tabs, x="tab", y=unit, x_label="", sort=False)
+    st.bar_chart(scaled(report.tabs), x="tab", y=unit, x_label="", sort=False)
 with per_kind:
     st.subheader("Per kind")
-    kinds = report.by_kind()
-    st.bar_chart(kinds.assign(**{unit: kinds["bytes"] / divisor}), x="kind", y=unit, x_label="")
+    st.bar_chart(scaled(report.by_kind()), x="kind", y=unit, x_label="")
 with per_tier:
     st.subheader("Per storage tier")
     tiers = report.tiers.assign(tier=report.tiers["tier"].map(lambda t: TIER_LABELS.get(t, t)))
-    st.bar_chart(tiers.assign(**{unit: tiers["bytes"] / divisor}), x="tier", y=unit, x_label="")
+    st.bar_chart(scaled(tiers), x="tier", y=unit, x_label="")
     if not report.tiers_known:
         st.caption("A local folder has no storage tiers: everything counts as Standard.")
 
 growth, largest = st.columns(2)
 with growth:
     st.subheader("Library size by month of upload")
-    months = report.months.assign(
-        month=report.months["month"].dt.strftime("%Y-%m"),
-        **{unit: report.months["cumulative_bytes"] / divisor},
-    )
-    st.bar_chart(months, x="month", y=unit, x_label="", sort=False)
+    months = report.months.assign(month=report.months["month"].dt.strftime("%Y-%m"))
+    st.bar_chart(scaled(months, "cumulative_bytes"), x="month", y=unit, x_label="", sort=False)
 with largest:
     st.subheader("The 10 largest videos")
     top = report.largest(10)
     if top.empty:
         st.caption("No videos yet.")
     else:
-        top = top.assign(**{unit: top["bytes"] / divisor})
-        st.bar_chart(
-            top, x="video", y=unit, x_label="", y_label=unit, horizontal=True, sort=f"-{unit}"
-        )
+        chart = scaled(top)
+        st.bar_chart(chart, x="video", y=unit, x_label="", horizontal=True, sort=f"-{unit}")
 
 st.header("Estimated monthly storage cost")
 st.caption(
