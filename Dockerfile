@@ -19,7 +19,8 @@ COPY .streamlit/config.toml .streamlit/config.toml
 COPY streamlit_app.py ./
 COPY lib/ lib/
 COPY pages/ pages/
-COPY demo/ demo/
+# The demo folder is writable: positions and share links are kept in it (.homemovies/).
+COPY --chown=homemovies demo/ demo/
 USER homemovies
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

@@ -7,6 +7,7 @@ under uvicorn the settings come from HOMEMOVIES_* variables and secrets.toml.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from lib.media import IdentityEncoding, MediaEndpoint, media_routes
 from lib.player import asset_routes
 from lib.services import Services, build_services, install
 from lib.settings import SettingsError, settings_or_exit
+from lib.share_page import SharePage, share_routes
 from lib.storage import StorageError
 
 HERE = Path(__file__).resolve().parent
@@ -44,6 +46,7 @@ def services_or_exit() -> Services:
         print(f"homemovies: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     install(services)
+    atexit.register(services.positions.close)  # saved positions still pending reach storage
     logging.getLogger("homemovies").info("serving %s", services.storage.describe())
     return services
 
@@ -52,11 +55,14 @@ services = services_or_exit()
 endpoint = MediaEndpoint(
     services.storage,
     services.signer,
-    is_active_user=services.accounts.__contains__,
+    is_active_user=services.may_watch,
     direct=services.direct,
+)
+share_page = SharePage(
+    services.shares, services.library, services.signer, services.settings.token_seconds
 )
 app = st.App(
     ENTRY_PAGE,
-    routes=[*media_routes(endpoint), *asset_routes()],
+    routes=[*media_routes(endpoint), *share_routes(share_page), *asset_routes()],
     middleware=[Middleware(IdentityEncoding)],
 )

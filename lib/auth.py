@@ -1,16 +1,23 @@
 """The login gate, drawn with streamlit-authenticator; nothing of the library runs before it.
 
+Two ways in: the username/password form, or "Sign in with your phone" (a QR code approved by
+a signed-in user, see lib/tv_signin.py). Both end in the same session_state keys and the
+same login cookie, so reloads, sign-out and revocation treat them alike.
+
 Import this module from page scripts only: streamlit-authenticator registers its cookie
 component on import, which needs the running Streamlit runtime.
 """
 
 from __future__ import annotations
 
+from urllib.parse import urlencode, urljoin
+
 import streamlit as st
 import streamlit_authenticator as stauth
 
 from lib.accounts import Accounts, User
 from lib.sessions import SignOuts, cookie_is_revoked
+from lib.tv_signin import DeviceSignIns, device_label, qr_png
 
 COOKIE_NAME = "homemovies_auth"
 LOGIN_FIELDS = {
@@ -20,6 +27,10 @@ LOGIN_FIELDS = {
     "Login": "Sign in",
 }
 WRONG_LOGIN = "Incorrect username or password."
+DEVICE_PARAM = "device"  # query parameter carrying a device's code to the approving phone
+APPROVED_USER = "device_sign_in_user"  # set by the waiting TV once a phone approved it
+DEVICE_REQUEST = "device_sign_in_request"  # (code, claim secret, matching code)
+POLL_SECONDS = 2
 
 
 def _authenticator(accounts: Accounts, cookie_key: str, expiry_days: float) -> stauth.Authenticate:
@@ -35,10 +46,24 @@ def _authenticator(accounts: Accounts, cookie_key: str, expiry_days: float) -> s
     )
 
 
+def _sign_in_as(authenticator: stauth.Authenticate, user: User) -> None:
+    """Sign `user` in as the password form does: the same session_state keys and cookie."""
+    st.session_state["email"] = None
+    st.session_state["name"] = user.name
+    st.session_state["roles"] = [user.role.value]
+    st.session_state["authentication_status"] = True
+    st.session_state["username"] = user.username
+    authenticator.cookie_controller.set_cookie()
+
+
 def require_login(
-    accounts: Accounts, cookie_key: str, expiry_days: float, sign_outs: SignOuts
+    accounts: Accounts,
+    cookie_key: str,
+    expiry_days: float,
+    sign_outs: SignOuts,
+    device_sign_ins: DeviceSignIns,
 ) -> User:
-    """Return the signed-in user; otherwise draw the sign-in form and stop the script."""
+    """Return the signed-in user; otherwise draw the sign-in options and stop the script."""
     raw_cookie = st.context.cookies.get(COOKIE_NAME)
     signed_in = st.session_state.get("authentication_status")
     if (
@@ -48,16 +73,24 @@ def require_login(
     ):
         st.session_state["logout"] = True  # streamlit-authenticator then ignores the cookie
     authenticator = _authenticator(accounts, cookie_key, expiry_days)
-    try:
-        authenticator.login(location="main", fields=LOGIN_FIELDS)
-    except stauth.LoginError:
-        st.session_state["authentication_status"] = None  # a cookie for a removed user
-    status = st.session_state.get("authentication_status")
-    user = accounts.get(st.session_state.get("username")) if status else None
-    if user is None:
-        if status is False:
-            st.error(WRONG_LOGIN)
-        st.stop()
+    # Everything the gate may draw (the form, the cookie writer) goes into one placeholder, so
+    # the page below keeps its place between the sign-in run and the next: otherwise every
+    # element is drawn anew and what the user has typed meanwhile is lost.
+    with st.empty().container():
+        approved = accounts.get(st.session_state.pop(APPROVED_USER, None))
+        if approved is not None and not signed_in:
+            _sign_in_as(authenticator, approved)
+        try:
+            authenticator.login(location="main", fields=LOGIN_FIELDS)
+        except stauth.LoginError:
+            st.session_state["authentication_status"] = None  # a cookie for a removed user
+        status = st.session_state.get("authentication_status")
+        user = accounts.get(st.session_state.get("username")) if status else None
+        if user is None:
+            if status is False:
+                st.error(WRONG_LOGIN)
+            _phone_sign_in(device_sign_ins)
+            st.stop()
     with st.sidebar:
         st.caption(f"Signed in as **{user.name}**")
         authenticator.logout(
@@ -71,3 +104,58 @@ def require_login(
         st.info("You have signed out.")
         st.stop()
     return user
+
+
+def approval_url(code: str) -> str:
+    """Return the absolute URL a phone opens to approve request `code`.
+
+    A query parameter on the app's root (not a page path): it survives the sign-in form,
+    which a page path does not, so a phone that is not signed in yet still gets there.
+    """
+    base = st.get_option("server.baseUrlPath").strip("/")
+    root = urljoin(st.context.url or "/", f"/{base}/" if base else "/")
+    return f"{root}?{urlencode({DEVICE_PARAM: code})}"
+
+
+def _phone_sign_in(device_sign_ins: DeviceSignIns) -> None:
+    """Offer "Sign in with your phone"; once asked, show the QR code and wait for approval."""
+    st.divider()
+    request = st.session_state.get(DEVICE_REQUEST)
+    if request is None:
+        st.caption("On a TV? Sign in with a phone where you are already signed in.")
+        if st.button("Sign in with your phone", icon=":material/qr_code_2:"):
+            user_agent = st.context.headers.get("User-Agent")
+            started, claim = device_sign_ins.start(device_label(user_agent))
+            st.session_state[DEVICE_REQUEST] = (started.code, claim, started.match)
+            st.rerun()
+        return
+    code, claim, match = request
+    url = approval_url(code)
+    st.subheader("Sign in with your phone")
+    st.image(qr_png(url), width=280)
+    st.markdown(
+        f"Scan this code with a phone where you are signed in, or open [this link]({url}) "
+        f"there. The phone will show the code **{match}**."
+    )
+    _wait_for_approval(device_sign_ins, code, claim)
+    if st.button("Cancel", key="cancel_device_sign_in"):
+        device_sign_ins.deny(code)
+        del st.session_state[DEVICE_REQUEST]
+        st.rerun()
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _wait_for_approval(device_sign_ins: DeviceSignIns, code: str, claim: str) -> None:
+    """Poll the store every few seconds; on approval sign this session in (full rerun)."""
+    username = device_sign_ins.claim(code, claim)
+    if username is not None:
+        st.session_state[APPROVED_USER] = username
+        st.session_state.pop(DEVICE_REQUEST, None)
+        st.rerun(scope="app")
+    if not device_sign_ins.waiting(code):
+        st.session_state.pop(DEVICE_REQUEST, None)
+        st.warning("That code has expired. Ask for a new one.")
+        if st.button("New code", key="new_device_code"):
+            st.rerun(scope="app")
+        return
+    st.caption("Waiting for approval…")

@@ -6,6 +6,7 @@ Only one folder level is listed per tab, so HLS segments are never enumerated he
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -15,7 +16,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
-from lib.storage import Listing, NotFound, Storage
+from lib.search import SearchIndex
+from lib.sidecars import HLS_POSTER, FolderSidecars, Subtitle, hls_subtitles
+from lib.storage import Listing, NotFound, Storage, StorageError
 
 PLAYABLE_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".webm"})
 UNPLAYABLE_EXTENSIONS = frozenset(
@@ -39,6 +42,7 @@ PLAYLIST_NAME = "output.m3u8"
 UNSORTED = "Unsorted"
 
 T = TypeVar("T")
+log = logging.getLogger("homemovies.library")
 
 
 class Kind(StrEnum):
@@ -68,6 +72,9 @@ class Video:
     kind: Kind
     size: int | None = None
     modified: datetime | None = None
+    added: datetime | None = None
+    poster: str | None = None  # the object holding its poster image, if there is one
+    subtitles: tuple[Subtitle, ...] = ()  # for `.hls` folders: see Library.subtitles()
 
     @property
     def playlist(self) -> str:
@@ -78,6 +85,10 @@ class Video:
     def scope(self) -> str:
         """What a media token for this title must cover: the file, or the whole folder."""
         return self.name
+
+    def sidecar_scope(self, name: str) -> str:
+        """The token scope covering sidecar `name`: the `.hls` folder, or that one file."""
+        return self.scope if self.scope.endswith("/") else name
 
     @property
     def extension(self) -> str:
@@ -115,22 +126,37 @@ def tabs_from_root(listing: Listing) -> list[Tab]:
 def videos_from_listing(tab: str, listing: Listing) -> list[Video]:
     """Given one folder level, return its titles in name order.
 
-    `.hls` folders are HLS titles (their playlist is checked later); playable files play
-    natively; known video files a browser cannot play are kept as UNPLAYABLE; the rest
-    (posters, subtitles, notes) and deeper folders are not titles.
+    `.hls` folders are HLS titles (their playlist and poster are checked later); playable
+    files play natively, with the poster and subtitles found beside them; known video files
+    a browser cannot play are kept as UNPLAYABLE; the rest (notes) and deeper folders are
+    not titles.
     """
+    sidecars = FolderSidecars.from_names(info.name for info in listing.objects)
     videos: list[Video] = []
     for info in listing.objects:
         if _is_hidden(info.name) or info.name.endswith("/"):
             continue
         extension = _extension(info.name)
+        title = _title(info.name)
         if extension in PLAYABLE_EXTENSIONS:
-            kind = Kind.FILE
+            video = Video(
+                tab,
+                title,
+                info.name,
+                Kind.FILE,
+                info.size,
+                info.modified,
+                info.created or info.modified,
+                sidecars.posters.get(title),
+                sidecars.subtitles.get(title, ()),
+            )
         elif extension in UNPLAYABLE_EXTENSIONS:
-            kind = Kind.UNPLAYABLE
+            video = Video(
+                tab, title, info.name, Kind.UNPLAYABLE, info.size, info.modified, info.created
+            )
         else:
             continue
-        videos.append(Video(tab, _title(info.name), info.name, kind, info.size, info.modified))
+        videos.append(video)
     for prefix in listing.prefixes:
         if _is_hls_prefix(prefix) and not _is_hidden(prefix):
             videos.append(Video(tab, _title(prefix), prefix, Kind.HLS))
@@ -147,7 +173,10 @@ def _is_hidden(name: str) -> bool:
 
 
 def check_playlists(storage: Storage, videos: list[Video], workers: int = 8) -> list[Video]:
-    """Return `videos` with each HLS title whose folder lacks output.m3u8 marked BROKEN."""
+    """Return `videos` with each HLS title whose folder lacks output.m3u8 marked BROKEN.
+
+    Two stats per folder (playlist, poster.jpg) keep segments from ever being enumerated.
+    """
     hls = [video for video in videos if video.kind is Kind.HLS]
     if not hls:
         return videos
@@ -157,7 +186,13 @@ def check_playlists(storage: Storage, videos: list[Video], workers: int = 8) -> 
             info = storage.stat(video.playlist)
         except NotFound:
             return replace(video, kind=Kind.BROKEN)
-        return replace(video, modified=info.modified)
+        try:
+            poster = storage.stat(video.name + HLS_POSTER).name
+        except NotFound:
+            poster = None
+        return replace(
+            video, modified=info.modified, added=info.created or info.modified, poster=poster
+        )
 
     with ThreadPoolExecutor(max_workers=min(workers, len(hls))) as pool:
         checked = dict(zip((v.name for v in hls), pool.map(check, hls), strict=True))
@@ -165,10 +200,17 @@ def check_playlists(storage: Storage, videos: list[Video], workers: int = 8) -> 
 
 
 class TTLCache:
-    """A small thread-safe cache whose entries expire after `ttl` seconds."""
+    """A small thread-safe cache whose entries expire after `ttl` seconds.
 
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+    A StorageError is remembered too, for `error_ttl` seconds: a folder that fails is not
+    listed again (with all its retries) on every page run while storage is struggling.
+    """
+
+    def __init__(
+        self, ttl: float, error_ttl: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ttl = ttl
+        self.error_ttl = min(error_ttl, ttl)
         self._clock = clock
         self._entries: dict[object, tuple[float, object]] = {}
         self._lock = threading.Lock()
@@ -178,9 +220,19 @@ class TTLCache:
         now = self._clock()
         with self._lock:
             entry = self._entries.get(key)
-        if entry is not None and now - entry[0] < self.ttl:
-            return entry[1]  # type: ignore[return-value]
-        value = compute()
+        if entry is not None:
+            stored, value = entry
+            if isinstance(value, StorageError):
+                if now - stored < self.error_ttl:
+                    raise value
+            elif now - stored < self.ttl:
+                return value  # type: ignore[return-value]
+        try:
+            value = compute()
+        except StorageError as error:
+            with self._lock:
+                self._entries[key] = (now, error)
+            raise
         with self._lock:
             self._entries[key] = (now, value)
         return value
@@ -210,14 +262,43 @@ class Library:
 
         return self._cache.get(("videos", tab.prefix), load)
 
-    def find(self, name: str) -> Video | None:
-        """Return the title whose object name or folder prefix is `name`, if listed."""
+    def all_videos(self) -> list[Video]:
+        """Return the titles of every tab that lists (one listing per tab, each cached).
+
+        A folder that cannot be listed right now is left out (and logged) so the others stay
+        searchable; its own tab shows the error.
+        """
+        videos: list[Video] = []
         for tab in self.tabs():
-            if tab.prefix and not name.startswith(tab.prefix):
-                continue
-            for video in self.videos(tab):
-                if video.name == name:
-                    return video
+            try:
+                videos.extend(self.videos(tab))
+            except StorageError as error:
+                log.warning("left %r out of the search: %s", tab.label, error)
+        return videos
+
+    def search_index(self) -> SearchIndex:
+        """Return the index searching every tab, rebuilt when the listings expire."""
+        return self._cache.get(("index",), lambda: SearchIndex(self.all_videos()))
+
+    def subtitles(self, video: Video) -> tuple[Subtitle, ...]:
+        """Return a title's subtitle tracks; a `.hls` folder is listed only when asked (opened)."""
+        if video.kind is not Kind.HLS:
+            return video.subtitles
+        return self._cache.get(
+            ("subtitles", video.name),
+            lambda: hls_subtitles(info.name for info in self.storage.list(video.name).objects),
+        )
+
+    def find(self, name: str) -> Video | None:
+        """Return the title whose object name or folder prefix is `name`, if listed.
+
+        Only the tab that can hold `name` is listed, so one failing folder does not hide
+        titles of the others.
+        """
+        at_root = "/" not in name.rstrip("/")
+        for tab in self.tabs():
+            if (tab.prefix and name.startswith(tab.prefix)) or (not tab.prefix and at_root):
+                return next((video for video in self.videos(tab) if video.name == name), None)
         return None
 
     def refresh(self) -> None:

@@ -160,6 +160,7 @@ class MediaEndpoint:
         if request.method not in ("GET", "HEAD"):
             raise HTTPException(405, "Method not allowed", {"Allow": "GET, HEAD"})
         grant = self.check_token(request.path_params.get("token", ""))
+        await self.check_holder(grant)
         name = self.check_name(request.path_params.get("path", ""), grant)
         if self.direct is not None and request.query_params.get("download") != "1":
             return await self.redirect(grant, name)
@@ -172,9 +173,15 @@ class MediaEndpoint:
             grant = self.signer.verify(token)
         except InvalidToken:
             raise HTTPException(403, "This video link is invalid or has expired.") from None
-        if not self.is_active_user(grant.user):
-            raise HTTPException(403, "This video link is invalid or has expired.")
         return grant
+
+    async def check_holder(self, grant: Grant) -> None:
+        """Raise 403 unless the grant's holder (a user, or a share link) may still watch.
+
+        Asked in a worker thread: a share link's holder is checked against storage.
+        """
+        if not await anyio.to_thread.run_sync(self.is_active_user, grant.user):
+            raise HTTPException(403, "This video link is invalid or has expired.")
 
     def check_name(self, name: str, grant: Grant) -> str:
         """Given the decoded path, return it as an object name inside the grant or raise 404."""

@@ -1,4 +1,4 @@
-"""The process-wide services: settings, storage, library, accounts and the token signer.
+"""The process-wide services: settings, storage, library, accounts, signers and app state.
 
 `streamlit_app.py` builds them from the command line and installs them; page scripts and
 routes get them with `current()`. When nothing was installed (AppTest, `uvicorn
@@ -16,11 +16,15 @@ from typing import TYPE_CHECKING
 
 from lib.accounts import Accounts
 from lib.library import Library
+from lib.positions import Positions
 from lib.sessions import SignOuts
 from lib.settings import Settings, load_settings
+from lib.shares import Shares, share_id_of
+from lib.stats import LibraryStats
 from lib.storage import Storage
 from lib.storage_local import LocalStorage
 from lib.tokens import TokenSigner, derive_key
+from lib.tv_signin import DeviceSignIns
 
 if TYPE_CHECKING:
     from lib.oci_auth import OciAuth
@@ -33,12 +37,23 @@ class Services:
     settings: Settings
     storage: Storage
     library: Library
+    stats: LibraryStats
     accounts: Accounts
     signer: TokenSigner
+    positions: Positions
+    shares: Shares
     cookie_key: str = field(repr=False)
     sign_outs: SignOuts = field(default_factory=SignOuts)
     # --delivery par: (scope, name) -> a direct URL the media route redirects to.
     direct: Callable[[str, str], str] | None = None
+    device_sign_ins: DeviceSignIns = field(default_factory=DeviceSignIns)
+
+    def may_watch(self, holder: str) -> bool:
+        """Return whether a media token's holder (a user or a share link) may still watch."""
+        share_id = share_id_of(holder)
+        if share_id is not None:
+            return self.shares.is_live(share_id)
+        return holder in self.accounts
 
 
 def build_storage(settings: Settings, auth: OciAuth | None = None) -> Storage:
@@ -76,8 +91,11 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         storage=storage,
         library=Library(storage, ttl=settings.cache_ttl),
+        stats=LibraryStats(storage, ttl=settings.stats_ttl),
         accounts=accounts,
         signer=TokenSigner(derive_key(cookie_key, "homemovies media token v1")),
+        positions=Positions(storage),
+        shares=Shares(storage, TokenSigner(derive_key(cookie_key, "homemovies share link v1"))),
         cookie_key=cookie_key,
         sign_outs=SignOuts(keep_seconds=settings.cookie_expiry_days * 86400),
         direct=direct,

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lib.storage import CHUNK_SIZE, Listing, NotFound, ObjectInfo, is_safe_name
+from lib.storage import CHUNK_SIZE, Listing, NotFound, ObjectInfo, Unavailable, is_safe_name
 
 
 def _info(name: str, result: os.stat_result) -> ObjectInfo:
@@ -86,16 +86,29 @@ class LocalStorage:
                 if stat_module.S_ISREG(result.st_mode):
                     yield _info(base + filename, result)
 
+    def usage(self) -> tuple[int, int]:
+        count = size = 0
+        for info in self.scan():
+            count += 1
+            size += info.size
+        return count, size
+
     def write(self, name: str, data: bytes) -> None:
         if not is_safe_name(name):
             raise NotFound(name)
         path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if os.path.commonpath([self.root, path.parent.resolve()]) != str(self.root):
-            raise NotFound(name)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if os.path.commonpath([self.root, path.parent.resolve()]) != str(self.root):
+                raise NotFound(name)
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            temporary.write_bytes(data)
+            os.replace(temporary, path)
+        except OSError as error:
+            # A read-only folder (a container image, a mounted share) is storage refusing.
+            raise Unavailable(
+                f"The library folder cannot be written to ({error.strerror})."
+            ) from None
 
     def delete(self, name: str) -> None:
         path = self._path(name)

@@ -1,6 +1,7 @@
 """Encode small test videos with ffmpeg's test sources: the demo library and test fixtures.
 
-python -m scripts.make_demo demo      # (re)build the bundled demo library
+python -m scripts.make_demo demo              # (re)build the bundled demo library
+python -m scripts.make_demo --sidecars demo   # only (re)make its posters and subtitles
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ def _ffmpeg(*args: str) -> None:
     subprocess.run(command, check=True)
 
 
-def _inputs(seconds: float, source: str, frequency: int) -> list[str]:
+def _inputs(seconds: float, source: str, frequency: int, size: str = SIZE) -> list[str]:
     return [
         "-f",
         "lavfi",
         "-i",
-        f"{source}=size={SIZE}:rate=24",
+        f"{source}=size={size}:rate=24",
         "-f",
         "lavfi",
         "-i",
@@ -91,6 +92,60 @@ def encode_hls(
     return folder
 
 
+def encode_hls_variants(
+    folder: Path, seconds: float = 6, source: str = "testsrc2", frequency: int = 440
+) -> Path:
+    """Write an HLS folder with two variants (360p, 180p) behind a master output.m3u8."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _ffmpeg(
+        *_inputs(seconds, source, frequency, "640x360"),
+        "-filter_complex",
+        "[0:v]split=2[high][low];[low]scale=320:180[small]",
+        "-map",
+        "[high]",
+        "-map",
+        "[small]",
+        "-map",
+        "1:a",
+        "-map",
+        "1:a",
+        *_h264_aac(),
+        "-b:v:0",  # bitrates (over the crf) so the master playlist's BANDWIDTH tells them apart
+        "600k",
+        "-b:v:1",
+        "150k",
+        "-f",
+        "hls",
+        "-hls_time",
+        "2",
+        "-hls_playlist_type",
+        "vod",
+        "-master_pl_name",
+        "output.m3u8",
+        "-var_stream_map",
+        "v:0,a:0 v:1,a:1",
+        "-hls_segment_filename",
+        str(folder / "stream_%v_%03d.ts"),
+        str(folder / "stream_%v.m3u8"),
+    )
+    return folder
+
+
+def encode_poster(path: Path, source: str = "testsrc2") -> Path:
+    """Write a one-frame JPEG poster."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _ffmpeg("-f", "lavfi", "-i", f"{source}=size={SIZE}:rate=1", "-frames:v", "1", str(path))
+    return path
+
+
+def write_vtt(path: Path, seconds: float, text: str) -> Path:
+    """Write a WebVTT subtitle file showing `text` for the first `seconds` seconds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    end = f"00:00:{min(seconds, 59):06.3f}"
+    path.write_text(f"WEBVTT\n\n1\n00:00:00.000 --> {end}\n{text}\n", encoding="utf-8")
+    return path
+
+
 def encode_avi(path: Path, seconds: float = 2, source: str = "rgbtestsrc") -> Path:
     """Write an MPEG-4 Part 2 AVI: a file browsers cannot play."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,7 +179,19 @@ def build_demo(root: Path) -> None:
     encode_mp4(root / "Events" / "Grand-mère's 90th – été 2021.mp4", 3, "yuvtestsrc", 349)
     encode_avi(root / "Events" / "Old camcorder tape.avi")
     encode_mp4(root / "Welcome.mp4", 3, "rgbtestsrc", 392)
+    add_sidecars(root)
+
+
+def add_sidecars(root: Path) -> None:
+    """Add the demo's posters and subtitles (python -m scripts.make_demo --sidecars demo)."""
+    encode_poster(root / "Events" / "Wedding.jpg", "testsrc")
+    write_vtt(root / "Events" / "Wedding.en.vtt", 4, "Here comes the bride")
+    write_vtt(root / "Events" / "Wedding.fr.vtt", 4, "Voici la mariée")
+    encode_poster(root / "Years" / "2022.hls" / "poster.jpg", "smptehdbars")
 
 
 if __name__ == "__main__":
-    build_demo(Path(sys.argv[1] if len(sys.argv) > 1 else "demo"))
+    if sys.argv[1:2] == ["--sidecars"]:
+        add_sidecars(Path(sys.argv[2] if len(sys.argv) > 2 else "demo"))
+    else:
+        build_demo(Path(sys.argv[1] if len(sys.argv) > 1 else "demo"))

@@ -15,7 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from scripts.make_demo import encode_avi, encode_hls, encode_mp4
+from lib.storage import Listing, ObjectInfo
+from lib.storage_local import LocalStorage
+from scripts.make_demo import (
+    encode_avi,
+    encode_hls,
+    encode_hls_variants,
+    encode_mp4,
+    encode_poster,
+    write_vtt,
+)
 from tests.oci_server import OciApiServer, new_key_pair, private_pem
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,6 +45,33 @@ SECRET_TEXT = b"TOP-SECRET: this file lies beside the library and must never be 
 
 ODD_MP4 = "Spaces é ü #1 ?&%+.mp4"
 ODD_HLS = "Fun #2 & 50% + more?.hls"
+LONG_SECONDS = 60  # long enough for position reports well between the 5% and 90% marks
+
+
+class CountingStorage(LocalStorage):
+    """The real local backend, recording every list and stat call made through it."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.calls: list[str] = []
+
+    def list(self, prefix: str = "") -> Listing:
+        self.calls.append(f"list {prefix}")
+        return super().list(prefix)
+
+    def stat(self, name: str) -> ObjectInfo:
+        self.calls.append(f"stat {name}")
+        return super().stat(name)
+
+
+class FakeClock:
+    """A clock tests move by hand: `clock.now += 3600`."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @dataclass
@@ -62,6 +98,13 @@ def build_fixture_library(base: Path) -> FixtureLibrary:
     encode_avi(root / "Events" / "Old tape.avi")
     (root / "Events" / "notes.txt").write_text("not a video")
     encode_mp4(root / "Root clip.mp4", 2, "mandelbrot", 392)
+    # Posters, subtitles, a long title for positions and a two-variant HLS title.
+    encode_poster(root / "Events" / "Wedding.jpg", "testsrc")
+    write_vtt(root / "Events" / "Wedding.en.vtt", 3, "Here comes the bride")
+    encode_mp4(root / "Events" / "Long walk.mp4", LONG_SECONDS, "testsrc2", 494)
+    encode_poster(root / "Years" / "2022.hls" / "poster.jpg", "smptehdbars")
+    write_vtt(root / "Years" / "2022.hls" / "2022.de.vtt", 6, "Frohes neues Jahr")
+    encode_hls_variants(root / "Years" / "Variants.hls", 6)
     (root / ".hidden").mkdir()
     (root / ".hidden" / "private.mp4").write_bytes(b"hidden")
     secret = base / "secret.txt"
@@ -110,14 +153,14 @@ def app_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def streamlit_command(port: int, flags: list[str]) -> list[str]:
-    """Return the command serving the app on 127.0.0.1:`port` with our FLAGS."""
+def streamlit_command(port: int, flags: list[str], script: str = "streamlit_app.py") -> list[str]:
+    """Return the command serving SCRIPT on 127.0.0.1:`port` with our FLAGS."""
     return [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        "streamlit_app.py",
+        script,
         "--server.port",
         str(port),
         "--server.address",
@@ -129,12 +172,18 @@ def streamlit_command(port: int, flags: list[str]) -> list[str]:
     ]
 
 
-def start_app(flags: list[str], env: dict[str, str], name: str, timeout: float = 60) -> RunningApp:
-    """Start `streamlit run streamlit_app.py -- FLAGS` on a free port; wait until healthy."""
+def start_app(
+    flags: list[str],
+    env: dict[str, str],
+    name: str,
+    timeout: float = 60,
+    script: str = "streamlit_app.py",
+) -> RunningApp:
+    """Start `streamlit run SCRIPT -- FLAGS` on a free port; wait until healthy."""
     port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / f"server-{name}.log"
-    command = streamlit_command(port, flags)
+    command = streamlit_command(port, flags, script)
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -264,3 +313,68 @@ def oci_app(oci: LoopbackOci) -> Iterator[RunningApp]:
     app = start_app([*oci.flags(), "--username", ADMIN], app_env(), "oci")
     yield app
     stop_app(app)
+
+
+# ----- the stats page (issue 4): a library with planted faults, a viewer account -----
+
+VIEWER = "viewer"
+VIEWER_PASSWORD = "a viewer's passphrase"
+STATS_BUCKET = "stats-library"
+HUGE_PLAYLIST_BYTES = 3 * 1024 * 1024
+
+
+@dataclass
+class StatsLibrary:
+    """The fixture library plus one fault of every kind the stats page lists."""
+
+    root: Path
+    sizes: dict[str, int]  # every object (app state included), by name
+
+    def below(self, prefix: str) -> dict[str, int]:
+        return {name: size for name, size in self.sizes.items() if name.startswith(prefix)}
+
+
+def build_stats_library(fixture: FixtureLibrary, base: Path) -> StatsLibrary:
+    """Copy the fixture library and plant: a missing segment, a zero-byte video, hostile
+    playlists (huge, binary, unparsable, pointing elsewhere) and app state."""
+    root = base / "stats-library"
+    # Not the app state browser tests may have left in the fixture library: ours is planted.
+    shutil.copytree(fixture.root, root, ignore=shutil.ignore_patterns(".homemovies"))
+    gap = root / "Years" / "Gap.hls"
+    shutil.copytree(root / "Years" / "2022.hls", gap)
+    (gap / "output001.ts").unlink()
+    (root / "Events" / "Empty.mp4").write_bytes(b"")
+    hostile = root / "Hostile"
+    playlists = {
+        "Huge.hls": b"#EXTM3U\n" + b"#EXTINF:2.0,\nsegment.ts\n" * (HUGE_PLAYLIST_BYTES // 24),
+        "Binary.hls": bytes(range(256)) * 16,
+        "Garbage.hls": b"#EXTM3U\n#EXTINF:two seconds,\nsegment.ts\n",
+        "Elsewhere.hls": b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n"
+        b"https://elsewhere.example/stolen.ts\n#EXTINF:2.0,\n../../Years/2024.mp4\n"
+        b"#EXTINF:2.0,\nsegment.ts\n#EXT-X-ENDLIST\n",
+    }
+    for folder, text in playlists.items():
+        (hostile / folder).mkdir(parents=True)
+        (hostile / folder / "output.m3u8").write_bytes(text)
+        (hostile / folder / "segment.ts").write_bytes(b"\x47" * 188)
+    state = root / ".homemovies" / "state"
+    state.mkdir(parents=True)
+    (state / "positions-admin.json").write_text('{"Years/2024.mp4": 1.5}')
+    sizes = {
+        path.relative_to(root).as_posix(): path.stat().st_size
+        for path in root.rglob("*")
+        if path.is_file()
+    }
+    return StatsLibrary(root=root, sizes=sizes)
+
+
+@pytest.fixture(scope="session")
+def stats_library(fixture_library: FixtureLibrary, tmp_path_factory) -> StatsLibrary:
+    return build_stats_library(fixture_library, tmp_path_factory.mktemp("stats"))
+
+
+@pytest.fixture(scope="session")
+def stats_bucket(oci: LoopbackOci, stats_library: StatsLibrary) -> str:
+    """The stats library as a bucket of the loopback OCI server."""
+    oci.server.put_folder(STATS_BUCKET, stats_library.root)
+    return STATS_BUCKET

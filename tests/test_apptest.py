@@ -2,40 +2,26 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lib.accounts import Role, User, hash_password
 from lib.library import Library
-from lib.services import build_services, install
+from lib.positions import Positions
+from lib.services import build_services, current, install
 from lib.settings import Settings
-from lib.storage import Listing, ObjectInfo
 from lib.storage_local import LocalStorage
-from tests.conftest import ADMIN, ADMIN_PASSWORD, COOKIE_KEY, REPO
+from tests.conftest import ADMIN, ADMIN_PASSWORD, COOKIE_KEY, REPO, CountingStorage
 
 ENTRY = str(REPO / "pages" / "main.py")
 
 
-class CountingStorage(LocalStorage):
-    """The real local backend, counting every call the page makes."""
-
-    calls: list[str]
-
-    def list(self, prefix: str = "") -> Listing:
-        self.calls.append(f"list {prefix}")
-        return super().list(prefix)
-
-    def stat(self, name: str) -> ObjectInfo:
-        self.calls.append(f"stat {name}")
-        return super().stat(name)
-
-
 @pytest.fixture
 def storage(fixture_library) -> CountingStorage:
-    storage = CountingStorage(fixture_library.root)
-    storage.calls = []
-    return storage
+    return CountingStorage(fixture_library.root)
 
 
 @pytest.fixture
@@ -61,7 +47,7 @@ def test_only_the_sign_in_form_before_login(app, storage):
     assert storage.calls == []
     assert not app.exception
     assert [field.label for field in app.text_input] == ["Username", "Password"]
-    assert [button.label for button in app.button] == ["Sign in"]
+    assert [button.label for button in app.button] == ["Sign in", "Sign in with your phone"]
     assert len(app.tabs) == 0
     assert "Events" not in str(app)
 
@@ -88,3 +74,55 @@ def test_tabs_after_login(app):
     assert [tab.label for tab in app.tabs] == ["Events", "Years", "Unsorted"]
     assert "Sign out" in [button.label for button in app.button]
     assert not any(field.label == "Password" for field in app.text_input)
+
+
+VIEWER = User("grandpa", "Grandpa", Role.VIEWER, hash_password("viewer password 1"))
+
+
+def page_app(fixture_library, script: str, user: User, **state) -> AppTest:
+    """One page script, run as `user` is signed in (pages/main.py puts the user there)."""
+    settings = Settings(
+        library=fixture_library.root, username=ADMIN, password=ADMIN_PASSWORD, cookie_key=COOKIE_KEY
+    )
+    install(build_services(settings))
+    at = AppTest.from_file(str(REPO / "pages" / script), default_timeout=30)
+    at.session_state["user"] = user
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def test_share_links_page_refuses_viewers(fixture_library):
+    at = page_app(fixture_library, "shares.py", VIEWER)
+    assert [error.value for error in at.error] == ["Only admins can manage share links."]
+    assert not at.button
+
+
+def test_only_admins_get_the_share_button(fixture_library):
+    selected = {"name": "Events/Wedding.mp4", "start": 0.0}
+    admin = current().accounts.get(ADMIN)
+    as_admin = page_app(fixture_library, "library.py", admin, selected=selected)
+    as_viewer = page_app(fixture_library, "library.py", VIEWER, selected=selected)
+    assert not as_admin.exception and not as_viewer.exception
+
+    def popovers(at: AppTest) -> list[str]:
+        return [p.proto.popover.label for p in at.get("popover")]
+
+    assert popovers(as_admin) == ["Share", "Convert or download"]
+    assert popovers(as_viewer) == ["Convert or download"]
+
+
+def test_corrupt_saved_positions_never_break_the_library(fixture_library, tmp_path):
+    root = tmp_path / "library"
+    shutil.copytree(fixture_library.root / "Years", root / "Years")
+    LocalStorage(root).write(Positions.object_name(ADMIN), b"\x00 not json")
+    settings = Settings(
+        library=root, username=ADMIN, password=ADMIN_PASSWORD, cookie_key=COOKIE_KEY
+    )
+    install(build_services(settings))
+    at = AppTest.from_file(str(REPO / "pages" / "library.py"), default_timeout=30)
+    at.session_state["user"] = current().accounts.get(ADMIN)
+    at.run()
+    assert not at.exception
+    assert [tab.label for tab in at.tabs] == ["Years"]
+    assert "Continue watching" not in [h.value for h in at.subheader]

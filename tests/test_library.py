@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from lib.library import Kind, Library, Tab, TTLCache, tabs_from_root, videos_from_listing
-from lib.storage import Listing, NotFound, ObjectInfo
+from lib.storage import Listing, NotFound, ObjectInfo, Unavailable
 from lib.storage_local import LocalStorage
-from tests.conftest import ODD_HLS, ODD_MP4
+from tests.conftest import ODD_HLS, ODD_MP4, CountingStorage
 
 
 def objects(*names: str) -> tuple[ObjectInfo, ...]:
@@ -81,11 +81,17 @@ def test_local_folder_model(fixture_library):
     by_label = {tab.label: tab for tab in tabs}
 
     years = {v.title: v.kind for v in library.videos(by_label["Years"])}
-    assert years == {"2022": Kind.HLS, "2024": Kind.FILE, "Broken": Kind.BROKEN}
+    assert years == {
+        "2022": Kind.HLS,
+        "2024": Kind.FILE,
+        "Broken": Kind.BROKEN,
+        "Variants": Kind.HLS,
+    }
 
     events = {v.title: v.kind for v in library.videos(by_label["Events"])}
     assert events == {
         "Wedding": Kind.FILE,
+        "Long walk": Kind.FILE,
         ODD_MP4.removesuffix(".mp4"): Kind.FILE,
         ODD_HLS.removesuffix(".hls"): Kind.HLS,
         "Old tape": Kind.UNPLAYABLE,
@@ -95,7 +101,7 @@ def test_local_folder_model(fixture_library):
     assert library.find("Years/deeper/Nested.mp4") is None
 
 
-class CountingStorage(LocalStorage):
+class ListingStorage(LocalStorage):
     def __init__(self, root):
         super().__init__(root)
         self.listings: list[str] = []
@@ -106,7 +112,7 @@ class CountingStorage(LocalStorage):
 
 
 def test_listings_are_cached_until_refresh(fixture_library):
-    storage = CountingStorage(fixture_library.root)
+    storage = ListingStorage(fixture_library.root)
     library = Library(storage, ttl=60)
     years = Tab("Years", "Years/")
     library.tabs()
@@ -145,3 +151,98 @@ def test_local_backend_scan_write_delete(tmp_path):
         storage.delete("A/b.mp4")
     with pytest.raises(NotFound):
         storage.write("../escape.json", b"x")
+
+
+# --- posters and subtitles ----------------------------------------------------------------
+
+
+def test_sidecars_beside_a_file_title():
+    listing = Listing(
+        objects=objects(
+            "Events/Wedding.mp4",
+            "Events/Wedding.jpg",
+            "Events/Wedding.vtt",
+            "Events/Wedding.en.vtt",
+            "Events/Wedding.pt-BR.vtt",
+            "Events/Wedding.sdh.vtt",
+            "Events/Wedding 2.mp4",
+            "Events/Wedding 2.fr.vtt",
+            "Events/Party.MP4",
+            "Events/Party.JPEG",
+        )
+    )
+    by_title = {v.title: v for v in videos_from_listing("Events", listing)}
+    wedding = by_title["Wedding"]
+    assert wedding.poster == "Events/Wedding.jpg"
+    assert [(s.label, s.language, s.name) for s in wedding.subtitles] == [
+        ("English", "en", "Events/Wedding.en.vtt"),
+        ("Portuguese (Brazil)", "pt-BR", "Events/Wedding.pt-BR.vtt"),
+        ("sdh", "", "Events/Wedding.sdh.vtt"),  # not taken for Southern Kurdish
+        ("Subtitles", "", "Events/Wedding.vtt"),
+    ]
+    assert [s.label for s in by_title["Wedding 2"].subtitles] == ["French"]
+    assert by_title["Wedding 2"].poster is None
+    assert by_title["Party"].poster == "Events/Party.JPEG"
+    # A file title's sidecars get tokens of their own; an .hls folder's share the folder's.
+    assert wedding.sidecar_scope("Events/Wedding.jpg") == "Events/Wedding.jpg"
+
+
+def test_hls_subtitle_labels():
+    from lib.sidecars import hls_subtitles
+
+    tracks = hls_subtitles(
+        ["Y/a.hls/output.m3u8", "Y/a.hls/en.vtt", "Y/a.hls/a.de.vtt", "Y/a.hls/commentary.vtt"]
+    )
+    assert [(t.label, t.language) for t in tracks] == [
+        ("commentary", ""),
+        ("English", "en"),
+        ("German", "de"),
+    ]
+
+
+def test_posters_and_subtitles_in_the_fixture_library(fixture_library):
+    storage = CountingStorage(fixture_library.root)
+    library = Library(storage)
+    years = {v.title: v for v in library.videos(Tab("Years", "Years/"))}
+    # An .hls folder's poster costs one stat; its segments are never listed for the grid.
+    assert years["2022"].poster == "Years/2022.hls/poster.jpg"
+    assert years["2022"].sidecar_scope(years["2022"].poster) == "Years/2022.hls/"
+    assert years["Variants"].poster is None
+    assert not any(call.startswith("list Years/2022.hls") for call in storage.calls)
+    assert "stat Years/2022.hls/poster.jpg" in storage.calls
+    # Its subtitles are found by listing the folder once, when the title is opened.
+    assert [t.label for t in library.subtitles(years["2022"])] == ["German"]
+    assert [t.label for t in library.subtitles(years["2022"])] == ["German"]
+    assert storage.calls.count("list Years/2022.hls/") == 1
+    events = {v.title: v for v in library.videos(Tab("Events", "Events/"))}
+    assert events["Wedding"].poster == "Events/Wedding.jpg"
+    assert [t.label for t in library.subtitles(events["Wedding"])] == ["English"]
+    assert events["Long walk"].poster is None
+    assert events["Wedding"].added is not None
+
+
+def test_local_backend_refuses_writes_to_a_read_only_folder(tmp_path):
+    from lib.storage import Unavailable
+
+    storage = LocalStorage(tmp_path)
+    (tmp_path / ".homemovies").mkdir()
+    (tmp_path / ".homemovies" / "state").write_text("a file where a folder should be")
+    with pytest.raises(Unavailable, match="cannot be written to"):
+        storage.write(".homemovies/state/positions/mum.json", b"{}")
+
+
+def test_ttl_cache_remembers_a_storage_error_briefly():
+    now = [0.0]
+    cache = TTLCache(60, error_ttl=5, clock=lambda: now[0])
+    calls = []
+
+    def failing():
+        calls.append(1)
+        raise Unavailable("storage is down")
+
+    for _ in range(3):
+        with pytest.raises(Unavailable):
+            cache.get("k", failing)
+    assert len(calls) == 1
+    now[0] = 5.1
+    assert cache.get("k", lambda: "back") == "back"

@@ -121,7 +121,8 @@ def test_resource_principal_signs_with_its_session_token(oci, resource_principal
     assert default == "https://objectstorage.us-phoenix-1.oraclecloud.com"
     mark = oci.server.mark()
     client = object_storage_client(auth, Settings(os_endpoint=oci.url))
-    assert OciStorage(client, OCI_BUCKET).list("").prefixes == (".hidden/", "Events/", "Years/")
+    prefixes = OciStorage(client, OCI_BUCKET).list("").prefixes
+    assert [p for p in prefixes if p != ".homemovies/"] == [".hidden/", "Events/", "Years/"]
     assert {s.signed_by for s in oci.server.since(mark)} == {"ST$" + resource_principal}
 
 

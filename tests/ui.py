@@ -14,7 +14,7 @@ def sign_in(page: Page, url: str, username: str = ADMIN, password: str = ADMIN_P
     page.goto(url)
     page.get_by_label("Username", exact=True).fill(username)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def open_tab(page: Page, label: str) -> None:

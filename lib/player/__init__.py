@@ -1,10 +1,16 @@
-"""The player: one Streamlit component (v2) for MP4 and HLS, and the route serving hls.js."""
+"""The player: one Streamlit component (v2) for MP4 and HLS, and the routes serving its assets.
+
+The same ES module runs inside Streamlit (as the component) and on the share page (imported
+from `/assets/player-<digest>.mjs`), so both get speed, quality, subtitles and shortcuts.
+"""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -14,12 +20,24 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from lib.library import Kind, Video
+from lib.sidecars import Subtitle
+
 ASSETS = Path(__file__).resolve().parent
 NODE_MODULES = ASSETS.parent.parent / "node_modules"
 HLS_PACKAGE = NODE_MODULES / "hls.js"
 ASSET_PREFIX = "/assets"
 
 log = logging.getLogger("homemovies.player")
+
+
+@dataclass(frozen=True)
+class Track:
+    """A subtitle track the player offers: its URL, menu label and language tag."""
+
+    src: str
+    label: str
+    lang: str = ""
 
 
 @dataclass(frozen=True)
@@ -33,6 +51,65 @@ class PlayerSource:
     poster: str = ""
     start: float = 0.0
     autoplay: bool = True
+    name: str = ""  # the title's object name, sent back with position reports
+    subtitles: tuple[Track, ...] = ()
+    report: bool = False  # whether the player reports its position back to Python
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A position report from the player: where title `name` is, out of `duration` seconds."""
+
+    name: str
+    position: float
+    duration: float
+
+    @classmethod
+    def from_report(cls, value: object) -> Progress | None:
+        """Return the report the browser sent, or None when it is not one (it is client input)."""
+        if not isinstance(value, dict):
+            return None
+        name, position, duration = value.get("name"), value.get("position"), value.get("duration")
+        if not isinstance(name, str) or not name:
+            return None
+        numbers = (position, duration)
+        if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers):
+            return None
+        return cls(name, float(position), float(duration))
+
+
+def source_for(
+    video: Video,
+    subtitles: tuple[Subtitle, ...],
+    url: Callable[[str, str], str],
+    hls_script: str,
+    start: float = 0.0,
+    report: bool = False,
+) -> PlayerSource:
+    """Return what the player needs for `video`; `url(scope, name)` signs each object's URL.
+
+    Sidecars get their own scope: the `.hls` folder, or for a file title each sidecar file
+    alone, so no token reaches beyond the title's own files.
+    """
+    return PlayerSource(
+        kind="hls" if video.kind is Kind.HLS else "file",
+        src=url(video.scope, video.playlist),
+        title=video.title,
+        hlsScript=hls_script,
+        poster=url(video.sidecar_scope(video.poster), video.poster) if video.poster else "",
+        start=start,
+        name=video.name,
+        subtitles=tuple(
+            Track(url(video.sidecar_scope(track.name), track.name), track.label, track.language)
+            for track in subtitles
+        ),
+        report=report,
+    )
+
+
+def idle_source(hls_script: str) -> PlayerSource:
+    """Return the source of a player with nothing chosen yet: hidden, loading hls.js early."""
+    return PlayerSource(kind="idle", src="", title="", hlsScript=hls_script)
 
 
 @functools.cache
@@ -60,23 +137,79 @@ async def _serve_hls(request: Request) -> Response:
     )
 
 
+@functools.cache
+def _own_asset(filename: str) -> tuple[str, bytes]:
+    """Return (content digest, bytes) of one of the player's own files."""
+    body = (ASSETS / filename).read_bytes()
+    return hashlib.sha256(body).hexdigest()[:12], body
+
+
+OWN_ASSETS = {"mjs": ("player.js", "text/javascript"), "css": ("player.css", "text/css")}
+
+
+def player_asset_path(extension: str, base_path: str = "") -> str:
+    """Return the URL path of the player's module ('mjs') or stylesheet ('css')."""
+    digest, _ = _own_asset(OWN_ASSETS[extension][0])
+    return f"{base_path.rstrip('/')}{ASSET_PREFIX}/player-{digest}.{extension}"
+
+
+async def _serve_own(request: Request) -> Response:
+    asset = OWN_ASSETS.get(request.path_params["extension"])
+    digest, body = _own_asset(asset[0]) if asset else ("", b"")
+    if asset is None or request.path_params["digest"] != digest:
+        return PlainTextResponse("Not found.", status_code=404)
+    return Response(
+        body,
+        media_type=asset[1],
+        headers={
+            "Cache-Control": "public, max-age=31536000, immutable",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 def asset_routes() -> list[Route]:
-    """Return the routes serving the player's third-party assets (hls.js)."""
+    """Return the routes serving the player's assets: hls.js and the player for share pages."""
     if hls_version() is None:
         log.warning("hls.js is missing (run `npm ci`): HLS titles will not play")
-    return [Route(ASSET_PREFIX + "/hls-{version}.min.mjs", _serve_hls, methods=["GET", "HEAD"])]
+    return [
+        Route(ASSET_PREFIX + "/hls-{version}.min.mjs", _serve_hls, methods=["GET", "HEAD"]),
+        Route(
+            ASSET_PREFIX + "/player-{digest}.{extension:str}",
+            _serve_own,
+            methods=["GET", "HEAD"],
+        ),
+    ]
 
 
 @functools.cache
 def _component() -> Any:
     return st.components.v2.component(
         "homemovies_player",
-        html='<div class="hm-player" data-testid="hm-player"></div>',
-        css=(ASSETS / "player.css").read_text(),
-        js=(ASSETS / "player.js").read_text(),
+        html=PLAYER_HTML,
+        css=_own_asset("player.css")[1].decode("utf-8"),
+        js=_own_asset("player.js")[1].decode("utf-8"),
     )
 
 
-def player(source: PlayerSource, key: str = "player") -> Any:
-    """Draw the player for `source`; switching sources tears the previous one down."""
-    return _component()(data=asdict(source), key=key)
+PLAYER_HTML = '<div class="hm-player" data-testid="hm-player"></div>'
+
+
+def player(
+    source: PlayerSource,
+    key: str = "player",
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Any:
+    """Draw the player for `source`; switching sources tears the previous one down.
+
+    With `on_progress`, position reports reach it (from the session's script thread).
+    """
+    if on_progress is None:
+        return _component()(data=asdict(source), key=key)
+
+    def progress_changed() -> None:
+        progress = Progress.from_report(st.session_state[key].get("progress"))
+        if progress is not None:
+            on_progress(progress)
+
+    return _component()(data=asdict(source), key=key, on_progress_change=progress_changed)

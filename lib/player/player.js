@@ -1,9 +1,14 @@
-// homemovies player: a native <video> for files, hls.js (served by the app) for .hls folders.
+// homemovies player: a native <video> for files, hls.js (served by the app) for .hls folders,
+// with a small toolbar (speed, quality, subtitles) and keyboard shortcuts while it has focus.
 // Streamlit calls the default export again whenever `data` changes; the <video> and the
 // hls.js instance live on the root element and are rebuilt only when the source changes.
+// The share page imports this same module and calls the default export itself.
 
 const MAX_NETWORK_RETRIES = 3;
 const MAX_MEDIA_RECOVERIES = 2;
+const SPEEDS = [0.5, 0.75, 1, 1.25, 1.5, 2];
+const REPORT_EVERY_MS = 5000;
+const SEEK_SECONDS = 10;
 const hlsModules = new Map();
 
 function loadHls(url) {
@@ -21,9 +26,22 @@ function showError(state, message) {
   state.root.dataset.state = "error";
 }
 
+// Tell Python where playback is (components v2 state); Python decides what to keep.
+function report(state, force) {
+  const video = state.video;
+  const reporter = state.root.__hmReport;
+  if (!reporter || !Number.isFinite(video.duration) || video.duration <= 0) return;
+  const position = video.ended ? video.duration : video.currentTime;
+  if (!force && Math.abs(position - state.lastReported) < 1) return;
+  state.lastReported = position;
+  reporter({ name: state.name, position: Math.round(position * 10) / 10, duration: video.duration });
+}
+
 function teardown(state) {
   if (!state) return;
+  report(state, true);
   state.disposed = true;
+  clearInterval(state.timer);
   if (state.hls) {
     state.hls.destroy();
     state.hls = null;
@@ -31,10 +49,102 @@ function teardown(state) {
   state.video.pause();
   state.video.removeAttribute("src");
   state.video.load();
-  state.video.remove();
+  state.root.removeEventListener("keydown", state.onKey, true);
+  state.root.replaceChildren();
 }
 
-function attachHls(state, Hls, url) {
+function makeSelect(label, options, onChange) {
+  const wrapper = document.createElement("label");
+  wrapper.className = "hm-control";
+  const caption = document.createElement("span");
+  caption.textContent = label;
+  const select = document.createElement("select");
+  select.setAttribute("aria-label", label);
+  for (const [value, text] of options) select.append(new Option(text, value));
+  select.addEventListener("change", () => onChange(select.value));
+  wrapper.append(caption, select);
+  return { wrapper, select };
+}
+
+function addSubtitles(state, tracks, toolbar) {
+  if (!tracks || tracks.length === 0) return;
+  tracks.forEach((track) => {
+    const element = document.createElement("track");
+    element.kind = "subtitles";
+    element.src = new URL(track.src, document.baseURI).href;
+    element.label = track.label;
+    if (track.lang) element.srclang = track.lang;
+    state.video.append(element);
+  });
+  const options = [["off", "Off"], ...tracks.map((track, index) => [String(index), track.label])];
+  const { wrapper } = makeSelect("Subtitles", options, (value) => {
+    Array.from(state.video.textTracks).forEach((textTrack, index) => {
+      textTrack.mode = String(index) === value ? "showing" : "disabled";
+    });
+  });
+  toolbar.append(wrapper);
+}
+
+function levelName(level) {
+  if (level.height) return `${level.height}p`;
+  return `${Math.round((level.bitrate || 0) / 1000)} kbps`;
+}
+
+function addQualityMenu(state, Hls, toolbar) {
+  state.hls.on(Hls.Events.MANIFEST_PARSED, (_event, info) => {
+    if (state.disposed || !info.levels || info.levels.length < 2) return;
+    const ordered = info.levels
+      .map((level, index) => [index, level])
+      .sort((a, b) => (b[1].height || b[1].bitrate) - (a[1].height || a[1].bitrate));
+    const options = [["-1", "Auto"], ...ordered.map(([index, level]) => [String(index), levelName(level)])];
+    const { wrapper } = makeSelect("Quality", options, (value) => {
+      state.hls.currentLevel = Number(value); // -1 lets hls.js pick again (Auto)
+    });
+    toolbar.append(wrapper);
+  });
+}
+
+function toggleFullscreen(state) {
+  if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+  else state.video.requestFullscreen().catch(() => {});
+}
+
+// Space, left/right, f and m while focus is anywhere inside the player (not in its menus).
+function keyHandler(state) {
+  return (event) => {
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    const tag = event.target && event.target.tagName;
+    if (tag === "SELECT" || tag === "INPUT" || tag === "BUTTON" || tag === "TEXTAREA") return;
+    const video = state.video;
+    switch (event.key) {
+      case " ":
+        if (video.paused) video.play().catch(() => {});
+        else video.pause();
+        break;
+      case "ArrowLeft":
+        video.currentTime = Math.max(0, video.currentTime - SEEK_SECONDS);
+        break;
+      case "ArrowRight":
+        video.currentTime = Math.min(video.duration || Infinity, video.currentTime + SEEK_SECONDS);
+        break;
+      case "f":
+      case "F":
+        toggleFullscreen(state);
+        break;
+      case "m":
+      case "M":
+        video.muted = !video.muted;
+        break;
+      default:
+        return;
+    }
+    // Captured and stopped here, so the native controls do not act on the same key again.
+    event.preventDefault();
+    event.stopPropagation();
+  };
+}
+
+function attachHls(state, Hls, url, toolbar) {
   const hls = new Hls({
     enableWorker: true,
     startPosition: state.start || -1,
@@ -64,29 +174,63 @@ function attachHls(state, Hls, url) {
       );
     }
   });
+  state.hls = hls;
+  addQualityMenu(state, Hls, toolbar);
   hls.loadSource(url);
   hls.attachMedia(state.video);
-  state.hls = hls;
 }
 
 function mount(root, data) {
   root.replaceChildren();
   root.dataset.state = "loading";
+  root.tabIndex = 0;
+  root.setAttribute("role", "region");
+  root.setAttribute("aria-label", `Player: ${data.title}`);
   const video = document.createElement("video");
   video.controls = true;
   video.playsInline = true;
   video.preload = "auto";
   video.autoplay = Boolean(data.autoplay);
   video.setAttribute("aria-label", data.title);
-  if (data.poster) video.poster = data.poster;
+  if (data.poster) video.poster = new URL(data.poster, document.baseURI).href;
+  const toolbar = document.createElement("div");
+  toolbar.className = "hm-toolbar";
   const error = document.createElement("p");
   error.className = "hm-error";
   error.setAttribute("role", "alert");
   error.hidden = true;
-  root.append(video, error);
+  root.append(video, toolbar, error);
 
-  const state = { root, video, error, src: data.src, hls: null, disposed: false, start: data.start || 0 };
+  const state = {
+    root,
+    video,
+    error,
+    src: data.src,
+    name: data.name || "",
+    hls: null,
+    disposed: false,
+    start: data.start || 0,
+    lastReported: -1,
+    timer: null,
+  };
+  const speed = makeSelect(
+    "Speed",
+    SPEEDS.map((rate) => [String(rate), `${rate}×`]),
+    (value) => {
+      video.playbackRate = Number(value);
+      video.defaultPlaybackRate = Number(value);
+    }
+  );
+  speed.select.value = "1";
+  toolbar.append(speed.wrapper);
+  addSubtitles(state, data.subtitles, toolbar);
+
+  state.onKey = keyHandler(state);
+  root.addEventListener("keydown", state.onKey, true);
   video.addEventListener("playing", () => (root.dataset.state = "playing"));
+  video.addEventListener("pause", () => !video.seeking && report(state, false));
+  video.addEventListener("ended", () => report(state, true));
+  state.timer = setInterval(() => !video.paused && report(state, false), REPORT_EVERY_MS);
   video.addEventListener("error", () => {
     if (state.hls) return; // hls.js reports its own errors
     showError(state, "This video cannot be played in this browser.");
@@ -95,13 +239,21 @@ function mount(root, data) {
   const url = new URL(data.src, document.baseURI).href;
   const nativeHls = video.canPlayType("application/vnd.apple.mpegurl") !== "";
   if (data.kind !== "hls") {
+    if (state.start) {
+      video.addEventListener(
+        "loadedmetadata",
+        () => {
+          if (state.start < video.duration) video.currentTime = state.start;
+        },
+        { once: true }
+      );
+    }
     video.src = url;
-    if (state.start) video.currentTime = state.start;
   } else {
     loadHls(data.hlsScript)
       .then((Hls) => {
         if (state.disposed) return;
-        if (Hls.isSupported()) attachHls(state, Hls, url);
+        if (Hls.isSupported()) attachHls(state, Hls, url, toolbar);
         else if (nativeHls) video.src = url;
         else showError(state, "This browser cannot play HLS video.");
       })
@@ -114,8 +266,9 @@ function mount(root, data) {
   return state;
 }
 
-export default function ({ parentElement, data }) {
+export default function ({ parentElement, data, setStateValue }) {
   const root = parentElement.querySelector(".hm-player");
+  root.__hmReport = data.report && setStateValue ? (value) => setStateValue("progress", value) : null;
   root.hidden = data.kind === "idle";
   if (data.kind === "idle") {
     // Nothing chosen yet: fetch and compile hls.js now, so the first HLS title starts sooner.
@@ -123,8 +276,14 @@ export default function ({ parentElement, data }) {
     root.__hm = null;
     if (data.hlsScript) loadHls(data.hlsScript).catch(() => {});
   } else if (!root.__hm || root.__hm.src !== data.src) {
-    teardown(root.__hm);
-    root.__hm = mount(root, data);
+    const previous = root.__hm;
+    // A renewed link to the same title (tokens are reissued after half their life): carry on
+    // from where it is rather than from where it was opened.
+    const sameTitle = previous && data.name && previous.name === data.name;
+    const start = sameTitle ? previous.video.currentTime : data.start;
+    teardown(previous);
+    root.__hm = mount(root, { ...data, start });
+    if (!sameTitle && data.autoplay) root.scrollIntoView({ block: "nearest" });
   }
   return () => {
     teardown(root.__hm);

@@ -1,0 +1,123 @@
+"""The title grid: cards with a poster (or a neutral placeholder), paged, for any list of titles.
+
+Posters are plain <img> elements pointing at signed media URLs, loaded lazily by the browser,
+so a page of cards costs no storage reads beyond the listing.
+"""
+
+from __future__ import annotations
+
+import html
+import shlex
+from collections.abc import Callable, Sequence
+
+import streamlit as st
+
+from lib.library import Kind, Video
+
+PAGE_SIZE = 24
+COLUMNS = 4
+
+GRID_STYLE = """<style>
+.hm-poster { aspect-ratio: 16 / 9; width: 100%; border-radius: 0.4rem; overflow: hidden;
+             background: #262730; display: flex; align-items: center; justify-content: center; }
+.hm-poster img { width: 100%; height: 100%; object-fit: cover; display: block; }
+.hm-poster span { padding: 0 0.75rem; color: #b5b9c2; font-size: 1.05rem; text-align: center;
+                  overflow-wrap: anywhere; display: -webkit-box; -webkit-line-clamp: 3;
+                  -webkit-box-orient: vertical; overflow: hidden; }
+</style>"""
+
+Opener = Callable[[Video], None]
+PosterUrl = Callable[[Video], str | None]
+
+
+def human_size(size: int | None) -> str:
+    """Return `size` in bytes as people read it: '3.1 MB'."""
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return ""
+
+
+def convert_command(video: Video) -> str:
+    """Return the ffmpeg command turning an unplayable file into an MP4 browsers play."""
+    source = video.name.rsplit("/", 1)[-1]
+    target = video.title + ".mp4"
+    return (
+        f"ffmpeg -i {shlex.quote(source)} -c:v libx264 -crf 20 -preset slow "
+        f"-c:a aac -b:a 160k -movflags +faststart {shlex.quote(target)}"
+    )
+
+
+def poster(url: str | None, title: str) -> None:
+    """Draw a 16:9 poster from `url`, or a neutral placeholder naming the title."""
+    if url:
+        st.html(
+            f'<div class="hm-poster"><img src="{html.escape(url)}" alt="" loading="lazy"></div>'
+        )
+    else:
+        st.html(f'<div class="hm-poster"><span>{html.escape(title)}</span></div>')
+
+
+def page_of(videos: Sequence[Video], key: str) -> Sequence[Video]:
+    """Return the titles on the page chosen with a page number input (when more than one)."""
+    pages = (len(videos) + PAGE_SIZE - 1) // PAGE_SIZE
+    if pages <= 1:
+        return videos
+    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"page:{key}")
+    return videos[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+
+
+def title_card(
+    video: Video,
+    poster_url: PosterUrl,
+    open_title: Opener,
+    download_url: Callable[[Video], str],
+    key: str,
+    caption: str = "",
+) -> None:
+    """Draw one title: poster, play button (or why it cannot play) and a caption."""
+    with st.container(border=True):
+        poster(poster_url(video) if video.kind in (Kind.FILE, Kind.HLS) else None, video.title)
+        if video.kind in (Kind.FILE, Kind.HLS):
+            st.button(
+                video.title,
+                key=f"{key}:{video.name}",
+                icon=":material/play_circle:",
+                width="stretch",
+                on_click=open_title,
+                args=(video,),
+            )
+            details = "HLS" if video.kind is Kind.HLS else human_size(video.size)
+            st.caption(" · ".join(part for part in (caption, details) if part))
+        elif video.kind is Kind.UNPLAYABLE:
+            st.markdown(f"**{video.title}**")
+            st.caption(f"{video.extension} · needs converting to play in a browser")
+            with st.popover("Convert or download", width="stretch"):
+                st.write("Convert it once with ffmpeg, then upload the .mp4 beside it:")
+                st.code(convert_command(video), language="bash")
+                st.link_button("Download the original", download_url(video))
+        else:
+            st.markdown(f"**{video.title}**")
+            st.caption(f":warning: Broken: `{video.name}` has no output.m3u8")
+
+
+def grid(
+    videos: Sequence[Video],
+    poster_url: PosterUrl,
+    open_title: Opener,
+    download_url: Callable[[Video], str],
+    key: str,
+    caption: Callable[[Video], str] = lambda video: "",
+) -> None:
+    """Draw `videos` as rows of cards, one page at a time."""
+    st.html(GRID_STYLE)
+    shown = page_of(videos, key)
+    for row in range(0, len(shown), COLUMNS):
+        columns = st.columns(COLUMNS)
+        for video, column in zip(shown[row : row + COLUMNS], columns, strict=False):
+            with column:
+                title_card(video, poster_url, open_title, download_url, key, caption(video))
