@@ -32,7 +32,12 @@ TARGETS_MS = {"MP4": 300, "HLS": 500}
 COOKIE_NAME = "homemovies_auth"  # lib.auth's; importing lib.auth outside Streamlit logs warnings
 TAB = "Clips"
 TITLES = {"MP4": "Beach", "HLS": "Garden"}
-TRACE_CATEGORIES = ["devtools.timeline", "v8.execute", "blink.user_timing", "media", "loading"]
+TRACE_CATEGORIES = [
+    "toplevel",
+    "devtools.timeline",
+    "disabled-by-default-devtools.timeline",
+    "media",
+]
 
 # Stamps the click on a button and polls the page's <video> (also inside shadow roots).
 PROBE = """

@@ -1,7 +1,10 @@
 """The title grid: cards with a poster (or a neutral placeholder), paged, for any list of titles.
 
 Posters are plain <img> elements pointing at signed media URLs, loaded lazily by the browser,
-so a page of cards costs no storage reads beyond the listing.
+so a page of cards costs no storage reads beyond the listing. A playable title's poster and
+name form one HTML button marked `data-hm-play` with its object name: the player component
+handles clicks on those (it starts the title at once and tells Python), so choosing a title
+reruns only the player, never the grid (see pages/library.py and lib/player/player.js).
 """
 
 from __future__ import annotations
@@ -24,10 +27,19 @@ GRID_STYLE = """<style>
 .hm-poster span { padding: 0 0.75rem; color: #b5b9c2; font-size: 1.05rem; text-align: center;
                   overflow-wrap: anywhere; display: -webkit-box; -webkit-line-clamp: 3;
                   -webkit-box-orient: vertical; overflow: hidden; }
+.hm-play { display: flex; flex-direction: column; gap: 0.75rem; width: 100%; padding: 0;
+           border: 0; background: none; color: inherit; font: inherit; cursor: pointer; }
+.hm-play:focus { outline: none; }
+.hm-label { display: flex; align-items: center; justify-content: center; gap: 0.5rem;
+            min-height: 2.5rem; padding: 0.25rem 0.75rem; border-radius: 0.5rem;
+            border: 1px solid rgba(250, 250, 250, 0.2); overflow-wrap: anywhere; }
+.hm-play:hover .hm-label, .hm-play:focus-visible .hm-label { border-color: #ff4b4b;
+                                                             color: #ff4b4b; }
+.hm-icon { font-family: "Material Symbols Rounded"; font-size: 1.25rem; line-height: 1; }
 </style>"""
 
-Opener = Callable[[Video], None]
 PosterUrl = Callable[[Video], str | None]
+Offered = dict[str, Video]  # the playable titles on screen, by object name
 
 
 def human_size(size: int | None) -> str:
@@ -52,14 +64,29 @@ def convert_command(video: Video) -> str:
     )
 
 
+def poster_html(url: str | None, title: str) -> str:
+    """Return a 16:9 poster from `url`, or a neutral placeholder naming the title."""
+    if url:
+        return (
+            f'<span class="hm-poster"><img src="{html.escape(url)}" alt="" loading="lazy"></span>'
+        )
+    # Hidden from assistive technology: inside a play button, the button's label names it.
+    return f'<span class="hm-poster" aria-hidden="true"><span>{html.escape(title)}</span></span>'
+
+
 def poster(url: str | None, title: str) -> None:
     """Draw a 16:9 poster from `url`, or a neutral placeholder naming the title."""
-    if url:
-        st.html(
-            f'<div class="hm-poster"><img src="{html.escape(url)}" alt="" loading="lazy"></div>'
-        )
-    else:
-        st.html(f'<div class="hm-poster"><span>{html.escape(title)}</span></div>')
+    st.html(poster_html(url, title))
+
+
+def play_button(video: Video, poster_url: str | None, label: str, icon: str) -> None:
+    """Draw `video`'s poster and `label` (after a Material icon) as one button that plays it."""
+    st.html(
+        f'<button type="button" class="hm-play" data-hm-play="{html.escape(video.name)}">'
+        f"{poster_html(poster_url, video.title)}"
+        f'<span class="hm-label"><span class="hm-icon" aria-hidden="true">{icon}</span>'
+        f"{html.escape(label)}</span></button>"
+    )
 
 
 def page_of(videos: Sequence[Video], key: str) -> Sequence[Video]:
@@ -74,26 +101,18 @@ def page_of(videos: Sequence[Video], key: str) -> Sequence[Video]:
 def title_card(
     video: Video,
     poster_url: PosterUrl,
-    open_title: Opener,
     download_url: Callable[[Video], str],
-    key: str,
     caption: str = "",
 ) -> None:
-    """Draw one title: poster, play button (or why it cannot play) and a caption."""
+    """Draw one title: a button of its poster and name (or why it cannot play) and a caption."""
     with st.container(border=True):
-        poster(poster_url(video) if video.kind in (Kind.FILE, Kind.HLS) else None, video.title)
         if video.kind in (Kind.FILE, Kind.HLS):
-            st.button(
-                video.title,
-                key=f"{key}:{video.name}",
-                icon=":material/play_circle:",
-                width="stretch",
-                on_click=open_title,
-                args=(video,),
-            )
+            play_button(video, poster_url(video), video.title, "play_circle")
             details = "HLS" if video.kind is Kind.HLS else human_size(video.size)
             st.caption(" · ".join(part for part in (caption, details) if part))
-        elif video.kind is Kind.UNPLAYABLE:
+            return
+        poster(None, video.title)
+        if video.kind is Kind.UNPLAYABLE:
             st.markdown(f"**{video.title}**")
             st.caption(f"{video.extension} · needs converting to play in a browser")
             with st.popover("Convert or download", width="stretch"):
@@ -108,16 +127,16 @@ def title_card(
 def grid(
     videos: Sequence[Video],
     poster_url: PosterUrl,
-    open_title: Opener,
     download_url: Callable[[Video], str],
     key: str,
     caption: Callable[[Video], str] = lambda video: "",
-) -> None:
-    """Draw `videos` as rows of cards, one page at a time."""
+) -> Offered:
+    """Draw `videos` as rows of cards, one page at a time; return the playable ones drawn."""
     st.html(GRID_STYLE)
     shown = page_of(videos, key)
     for row in range(0, len(shown), COLUMNS):
         columns = st.columns(COLUMNS)
         for video, column in zip(shown[row : row + COLUMNS], columns, strict=False):
             with column:
-                title_card(video, poster_url, open_title, download_url, key, caption(video))
+                title_card(video, poster_url, download_url, caption(video))
+    return {video.name: video for video in shown if video.kind in (Kind.FILE, Kind.HLS)}

@@ -5,7 +5,7 @@ import streamlit as st
 from lib import grid
 from lib.library import Kind, Tab, Video
 from lib.media import LinkBook
-from lib.player import Progress, hls_script_path, idle_source, player, source_for
+from lib.player import PlayerSource, Progress, hls_script_path, idle_source, player, source_for
 from lib.search import SortOrder, sort_videos
 from lib.services import current
 from lib.sharing import share_form
@@ -33,10 +33,15 @@ def download_url(video: Video) -> str:
     return links.url(video.scope, video.name, download=True)
 
 
+def saved_start(video: Video) -> float:
+    """Return where this user left `video` (seconds), or 0."""
+    saved = services.positions.get(user.username, video.name)
+    return saved.position if saved else 0.0
+
+
 def open_title(video: Video) -> None:
     """Select `video` for the player, starting where this user left it."""
-    saved = services.positions.get(user.username, video.name)
-    st.session_state["selected"] = {"name": video.name, "start": saved.position if saved else 0.0}
+    st.session_state["selected"] = {"name": video.name, "start": saved_start(video)}
 
 
 def record_progress(progress: Progress) -> None:
@@ -57,43 +62,65 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
+def open_named(name: str) -> None:
+    """Select the title a play button named (the player reports the click), if it is listed."""
+    try:
+        video = services.library.find(name)
+    except StorageError:
+        video = None  # the player says why it cannot start; storage may be back next time
+    if video is not None and video.kind in (Kind.FILE, Kind.HLS):
+        open_title(video)
+
+
+def offers_for(offered: grid.Offered) -> dict[str, PlayerSource]:
+    """Return, by object name, what the player needs to start each title on screen."""
+    hls_script = hls_script_path(base_path)
+    # An HLS title's subtitles need its folder listed: they come with the run the click starts.
+    return {
+        name: source_for(
+            video, video.subtitles, links.url, hls_script, start=saved_start(video), report=True
+        )
+        for name, video in offered.items()
+    }
+
+
 @st.fragment
-def draw_player(video: Video | None, start: float) -> None:
-    """Draw the player for `video`, or an idle (hidden) one that loads the player's code and
-    hls.js before the first click. A fragment: position reports rerun only this."""
-    if video is None:
-        player(idle_source(hls_script_path(base_path)))
+def draw_selected(offered: grid.Offered) -> None:
+    """Draw the player (hidden until a title is chosen), then the chosen title's name and
+    share form below it, so the player never moves.
+
+    A fragment: a click on a title goes to the player, which starts it at once and reports it
+    (`open_named`), and position reports come the same way; either reruns only this, not the
+    page with its grid.
+    """
+    selected = st.session_state.get("selected")
+    problem = None
+    try:
+        video = services.library.find(selected["name"]) if selected else None
+    except StorageError as error:
+        video, problem = None, f"This title cannot be opened right now: {error}"
+    hls_script = hls_script_path(base_path)
+    offers = offers_for(offered)
+    if video is None or video.kind not in (Kind.FILE, Kind.HLS):
+        player(idle_source(hls_script), offers=offers, on_open=open_named)
+        if problem:
+            st.error(problem)
         return
     try:
         subtitles = services.library.subtitles(video)
     except StorageError:
         subtitles = ()  # the title still plays; its folder listing can be retried later
     source = source_for(
-        video, subtitles, links.url, hls_script_path(base_path), start=start, report=True
+        video, subtitles, links.url, hls_script, start=selected["start"], report=True
     )
-    player(source, on_progress=record_progress)
-
-
-def draw_selected() -> None:
-    """Draw the player (idle until a title is chosen), then the title's name and share form:
-    below the player, so the player keeps its place on the page."""
-    selected = st.session_state.get("selected")
-    try:
-        video = services.library.find(selected["name"]) if selected else None
-    except StorageError as error:
-        video = None
-        st.error(f"This title cannot be opened right now: {error}")
-    if video is None or video.kind not in (Kind.FILE, Kind.HLS):
-        draw_player(None, 0.0)
-        return
-    draw_player(video, selected["start"])
+    player(source, offers=offers, on_open=open_named, on_progress=record_progress)
     heading, actions = st.columns([4, 1], vertical_alignment="center")
     heading.subheader(video.title)
     with actions:
         share_form(services.shares, video, user)
 
 
-def draw_continue_watching() -> None:
+def draw_continue_watching() -> grid.Offered:
     resumes = []
     for resume in services.positions.resume_list(user.username):
         try:
@@ -105,43 +132,47 @@ def draw_continue_watching() -> None:
         if len(resumes) == CONTINUE_LIMIT:
             break
     if not resumes:
-        return
+        return {}
     st.subheader("Continue watching")
     st.html(grid.GRID_STYLE)
     for (resume, video), column in zip(resumes, st.columns(CONTINUE_LIMIT), strict=False):
         with column.container(border=True):
-            grid.poster(poster_url(video), video.title)
-            st.button(
-                f"{video.title} · {clock(resume.position)}",
-                key=f"resume:{video.name}",
-                icon=":material/resume:",
-                width="stretch",
-                on_click=open_title,
-                args=(video,),
-            )
+            label = f"{video.title} · {clock(resume.position)}"
+            grid.play_button(video, poster_url(video), label, "resume")
             st.progress(resume.fraction)
+    return {video.name: video for _, video in resumes}
 
 
-def draw_results(query: str, order: SortOrder) -> None:
+def draw_results(query: str, order: SortOrder) -> grid.Offered:
     matches = sort_videos(services.library.search_index().search(query), order)
     if not matches:
         st.info(f"No titles match “{query.strip()}”.")
-        return
+        return {}
     count = len(matches)
     st.caption("1 title matches" if count == 1 else f"{count} titles match")
-    grid.grid(matches, poster_url, open_title, download_url, "results", caption=lambda v: v.tab)
+    return grid.grid(matches, poster_url, download_url, "results", caption=lambda v: v.tab)
 
 
-def draw_tab(tab: Tab, order: SortOrder) -> None:
+def draw_tab(tab: Tab, order: SortOrder) -> grid.Offered:
     try:
         videos = services.library.videos(tab)
     except StorageError as error:
         st.error(f"Could not list {tab.label}: {error}")
-        return
+        return {}
     if not videos:
         st.info("This folder has no videos yet.")
-        return
-    grid.grid(sort_videos(videos, order), poster_url, open_title, download_url, f"tab:{tab.prefix}")
+        return {}
+    return grid.grid(sort_videos(videos, order), poster_url, download_url, f"tab:{tab.prefix}")
+
+
+def draw_tabs(tabs: list[Tab], order: SortOrder) -> grid.Offered:
+    """Draw the tabs; only the open one is listed and drawn."""
+    containers = st.tabs([tab.label for tab in tabs], key="tab", on_change="rerun")
+    for tab, container in zip(tabs, containers, strict=True):
+        if container.open:
+            with container:
+                return draw_tab(tab, order)
+    return {}
 
 
 with st.sidebar:
@@ -169,18 +200,15 @@ query = search.text_input(
 )
 order = SortOrder(sort.selectbox("Sort by", [o.value for o in SortOrder], key="sort"))
 
+# The player goes above the titles but is drawn last: it needs to know which are on screen.
+player_slot = st.container()
+offered: grid.Offered = {}
 try:
-    draw_selected()
     if query.strip():
-        draw_results(query, order)
-        st.stop()
-    draw_continue_watching()
+        offered = draw_results(query, order)
+    else:
+        offered = draw_continue_watching() | draw_tabs(tabs, order)
 except StorageError as error:
     st.error(f"The library cannot be listed right now: {error}")
-    st.stop()
-
-containers = st.tabs([tab.label for tab in tabs], key="tab", on_change="rerun")
-for tab, container in zip(tabs, containers, strict=True):
-    if container.open:
-        with container:
-            draw_tab(tab, order)
+with player_slot:
+    draw_selected(offered)

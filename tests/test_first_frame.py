@@ -1,14 +1,48 @@
-"""What makes the first frame come sooner, as a viewer's browser sees it: the player's code
-and hls.js are loaded before any title is clicked, and one click plays at once."""
+"""What makes the first frame come sooner, as a viewer's browser sees it: the player's code and
+hls.js are loaded before any title is clicked, and a click starts the title in the browser
+without waiting for the server, which then only names it below the player."""
 
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, WebSocketRoute, expect
 
-from tests.ui import open_tab, play, sign_in, wait_until_playing
+from tests.ui import open_tab, play, sign_in, video_state, wait_until_playing
 
 pytestmark = pytest.mark.browser
+
+
+class HeldAnswers:
+    """Streamlit's websocket, routed through the test: the server's messages can be held back
+    (as on a slow server) and let through later, in order."""
+
+    def __init__(self, page: Page) -> None:
+        self.holding = False
+        self.held: list[str | bytes] = []
+        self.page_side: WebSocketRoute | None = None
+        page.route_web_socket("**/_stcore/stream", self.connect)
+
+    def connect(self, page_side: WebSocketRoute) -> None:
+        self.page_side = page_side
+        server = page_side.connect_to_server()
+        page_side.on_message(server.send)
+        server.on_message(self.from_server)
+
+    def from_server(self, message: str | bytes) -> None:
+        if self.holding:
+            self.held.append(message)
+        else:
+            self.page_side.send(message)
+
+    def release(self) -> None:
+        self.holding = False
+        for message in self.held:
+            self.page_side.send(message)
+        self.held.clear()
+
+
+def settle(page: Page) -> None:
+    page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for()
 
 
 def test_library_loads_hls_js_before_any_click_and_shows_no_player(page, local_app):
@@ -31,3 +65,55 @@ def test_one_click_plays_and_names_the_title_below_the_player(page, local_app):
     player_box = page.locator(".hm-player").bounding_box()
     heading_box = page.get_by_role("heading", name="2022").bounding_box()
     assert heading_box["y"] > player_box["y"] + player_box["height"] - 1
+
+
+@pytest.mark.parametrize("title", ["2022", "2024"])  # HLS, MP4
+def test_a_click_plays_before_the_server_answers_and_its_answer_keeps_it_playing(
+    page, local_app, title
+):
+    answers = HeldAnswers(page)
+    sign_in(page, local_app.url)
+    open_tab(page, "Years")
+    button = page.get_by_role("button", name=title, exact=True)
+    button.wait_for()
+    settle(page)
+
+    answers.holding = True
+    button.click()
+    started = wait_until_playing(page, past=0.2)
+    expect(page.get_by_role("heading", name=title)).to_have_count(0)  # the server is still held
+    assert answers.held  # ...and it did answer the click
+    page.locator("video").evaluate("v => { v.dataset.first = 'yes'; }")
+
+    answers.release()
+    expect(page.get_by_role("heading", name=title)).to_be_visible()
+    settle(page)
+    expect(page.locator("video")).to_have_attribute("data-first", "yes")  # the same element
+    assert video_state(page)["time"] >= started["time"]  # carried on, not started over
+
+
+def test_a_play_button_naming_no_listed_title_opens_nothing(page, local_app):
+    sign_in(page, local_app.url)
+    open_tab(page, "Years")
+    page.get_by_role("button", name="2022", exact=True).wait_for()
+    settle(page)
+    # What a tampered page could send: the name of something the library does not list.
+    page.evaluate(
+        """() => {
+          const app = document.querySelector('[data-testid=stApp]');
+          window.runs = 0;
+          new MutationObserver(() => {
+            if (app.dataset.testScriptState === 'running') window.runs += 1;
+          }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+          const button = document.createElement('button');
+          button.dataset.hmPlay = '../secret/2022.mp4';
+          document.body.append(button);
+          button.click();
+        }"""
+    )
+    page.wait_for_function("window.runs > 0")  # the server heard of it...
+    settle(page)
+    expect(page.locator("video")).to_have_count(0)  # ...and opened nothing, without an error
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    play(page, "2022")  # the page still plays what it lists
+    wait_until_playing(page)

@@ -10,7 +10,7 @@ import functools
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -198,18 +198,32 @@ PLAYER_HTML = '<div class="hm-player" data-testid="hm-player"></div>'
 def player(
     source: PlayerSource,
     key: str = "player",
+    offers: Mapping[str, PlayerSource] | None = None,
+    on_open: Callable[[str], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> Any:
     """Draw the player for `source`; switching sources tears the previous one down.
 
-    With `on_progress`, position reports reach it (from the session's script thread).
+    `offers` maps object names to their sources: a click on a play button of the page
+    (`data-hm-play`, see lib/grid.py) starts that title at once and reaches `on_open` with
+    the name. Position reports reach `on_progress`. Both run in the session's script thread.
     """
-    if on_progress is None:
-        return _component()(data=asdict(source), key=key)
+    data = {**asdict(source), "offers": {k: asdict(v) for k, v in (offers or {}).items()}}
+    callbacks: dict[str, Callable[[], None]] = {}
+    if on_open is not None:
 
-    def progress_changed() -> None:
-        progress = Progress.from_report(st.session_state[key].get("progress"))
-        if progress is not None:
-            on_progress(progress)
+        def opened() -> None:
+            name = st.session_state[key].get("open")
+            if isinstance(name, str) and name:  # client input: only a name is acted upon
+                on_open(name)
 
-    return _component()(data=asdict(source), key=key, on_progress_change=progress_changed)
+        callbacks["on_open_change"] = opened
+    if on_progress is not None:
+
+        def progress_changed() -> None:
+            progress = Progress.from_report(st.session_state[key].get("progress"))
+            if progress is not None:
+                on_progress(progress)
+
+        callbacks["on_progress_change"] = progress_changed
+    return _component()(data=data, key=key, **callbacks)

@@ -2,6 +2,8 @@
 // with a small toolbar (speed, quality, subtitles) and keyboard shortcuts while it has focus.
 // Streamlit calls the default export again whenever `data` changes; the <video> and the
 // hls.js instance live on the root element and are rebuilt only when the source changes.
+// On the library page the player also handles clicks on the grid's play buttons: it starts the
+// title at once (from `data.offers`) and tells Python, which reruns only the player.
 // The share page imports this same module and calls the default export itself.
 
 const MAX_NETWORK_RETRIES = 3;
@@ -66,8 +68,9 @@ function makeSelect(label, options, onChange) {
   return { wrapper, select };
 }
 
-function addSubtitles(state, tracks, toolbar) {
+function addSubtitles(state, tracks) {
   if (!tracks || tracks.length === 0) return;
+  state.tracks = tracks.length;
   tracks.forEach((track) => {
     const element = document.createElement("track");
     element.kind = "subtitles";
@@ -82,7 +85,7 @@ function addSubtitles(state, tracks, toolbar) {
       textTrack.mode = String(index) === value ? "showing" : "disabled";
     });
   });
-  toolbar.append(wrapper);
+  state.toolbar.append(wrapper);
 }
 
 function levelName(level) {
@@ -205,6 +208,8 @@ function mount(root, data) {
     root,
     video,
     error,
+    toolbar,
+    tracks: 0,
     src: data.src,
     name: data.name || "",
     hls: null,
@@ -223,7 +228,7 @@ function mount(root, data) {
   );
   speed.select.value = "1";
   toolbar.append(speed.wrapper);
-  addSubtitles(state, data.subtitles, toolbar);
+  addSubtitles(state, data.subtitles);
 
   state.onKey = keyHandler(state);
   root.addEventListener("keydown", state.onKey, true);
@@ -266,27 +271,63 @@ function mount(root, data) {
   return state;
 }
 
-export default function ({ parentElement, data, setStateValue }) {
+// The page's play buttons (lib/grid.py) carry their title's object name in `data-hm-play`.
+function playButton(event) {
+  return event.target instanceof Element ? event.target.closest("button[data-hm-play]") : null;
+}
+
+// Play `data` unless its source is playing already.
+function show(root, data) {
+  const playing = root.__hm;
+  if (playing && playing.src === data.src) {
+    // Its subtitles may be known only now (an HLS folder is listed when a title is opened).
+    if (playing.tracks === 0) addSubtitles(playing, data.subtitles);
+    return;
+  }
+  // A renewed link to the same title (tokens are reissued after half their life): carry on
+  // from where it is rather than from where it was opened.
+  const sameTitle = playing && data.name && playing.name === data.name;
+  const start = sameTitle ? playing.video.currentTime : data.start;
+  teardown(playing);
+  root.hidden = false;
+  root.__hm = mount(root, { ...data, start });
+  if (!sameTitle && data.autoplay) root.scrollIntoView({ block: "nearest" });
+}
+
+export default function ({ parentElement, data, setStateValue, setTriggerValue }) {
   const root = parentElement.querySelector(".hm-player");
   root.__hmReport = data.report && setStateValue ? (value) => setStateValue("progress", value) : null;
-  root.hidden = data.kind === "idle";
-  if (data.kind === "idle") {
-    // Nothing chosen yet: fetch and compile hls.js now, so the first HLS title starts sooner.
-    teardown(root.__hm);
-    root.__hm = null;
-    if (data.hlsScript) loadHls(data.hlsScript).catch(() => {});
-  } else if (!root.__hm || root.__hm.src !== data.src) {
-    const previous = root.__hm;
-    // A renewed link to the same title (tokens are reissued after half their life): carry on
-    // from where it is rather than from where it was opened.
-    const sameTitle = previous && data.name && previous.name === data.name;
-    const start = sameTitle ? previous.video.currentTime : data.start;
-    teardown(previous);
-    root.__hm = mount(root, { ...data, start });
-    if (!sameTitle && data.autoplay) root.scrollIntoView({ block: "nearest" });
+  root.__hmOffers = data.offers || {};
+  root.__hmOpen = setTriggerValue ? (name) => setTriggerValue("open", name) : null;
+  if (!root.__hmOnClick) {
+    // A click on a play button tells Python, whose run (of the player's fragment only)
+    // records the choice, draws the title's name and finds the player already playing it:
+    // the title starts here at once. Python hears of the click before the title left reports
+    // its last position, so no run draws that title again.
+    root.__hmOnClick = (event) => {
+      const button = playButton(event);
+      if (!button || !root.__hmOpen) return;
+      const name = button.dataset.hmPlay;
+      root.__hmOpen(name);
+      const offered = root.__hmOffers[name];
+      if (offered) show(root, offered);
+    };
+    document.addEventListener("click", root.__hmOnClick);
   }
-  return () => {
+  const cleanup = () => {
+    document.removeEventListener("click", root.__hmOnClick);
+    root.__hmOnClick = null;
     teardown(root.__hm);
     root.__hm = null;
   };
+  if (data.kind === "idle") {
+    // Nothing chosen: stay hidden, and fetch and compile hls.js now so HLS titles start sooner.
+    teardown(root.__hm);
+    root.__hm = null;
+    root.hidden = true;
+    if (data.hlsScript) loadHls(data.hlsScript).catch(() => {});
+  } else {
+    show(root, data);
+  }
+  return cleanup;
 }
