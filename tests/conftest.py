@@ -291,10 +291,9 @@ def write_oci_config(path: Path, key_path: Path, fingerprint: str, **extra: str)
     return path
 
 
-@pytest.fixture(scope="session")
-def oci(fixture_library: FixtureLibrary, tmp_path_factory) -> Iterator[LoopbackOci]:
-    """The loopback OCI server for this test session, serving the fixture library."""
-    folder = tmp_path_factory.mktemp("oci")
+def start_loopback_oci(folder: Path) -> LoopbackOci:
+    """Start a loopback OCI server that knows a new API key; write the key and an OCI config
+    file for it into `folder`."""
     key, fingerprint = new_key_pair()
     key_path = folder / "oci_api_key.pem"
     key_path.write_bytes(private_pem(key))
@@ -302,9 +301,16 @@ def oci(fixture_library: FixtureLibrary, tmp_path_factory) -> Iterator[LoopbackO
     config_path = write_oci_config(folder / "config", key_path, fingerprint)
     server = OciApiServer().start()
     server.add_key(f"{OCI_TENANCY}/{OCI_USER}/{fingerprint}", key.public_key())
-    server.put_folder(OCI_BUCKET, fixture_library.root)
-    yield LoopbackOci(server, config_path, key_path, fingerprint)
-    server.stop()
+    return LoopbackOci(server, config_path, key_path, fingerprint)
+
+
+@pytest.fixture(scope="session")
+def oci(fixture_library: FixtureLibrary, tmp_path_factory) -> Iterator[LoopbackOci]:
+    """The loopback OCI server for this test session, serving the fixture library."""
+    oci = start_loopback_oci(tmp_path_factory.mktemp("oci"))
+    oci.server.put_folder(OCI_BUCKET, fixture_library.root)
+    yield oci
+    oci.server.stop()
 
 
 @pytest.fixture(scope="session")
