@@ -43,7 +43,27 @@ HLS_SECONDS = {  # what the fixture encoded (2 s segments) or wrote by hand
     "Years/Gap.hls/": 6.0,
     f"Events/{ODD_HLS}/": 4.0,
     "Hostile/Elsewhere.hls/": 6.0,
+    "Years/Variants.hls/": 6.0,  # two 6 s variants of one title: the title lasts 6 s
 }
+TITLES = [  # (tab, title) of every title the stats library holds
+    ("Events", "Empty"),
+    ("Events", ODD_HLS.removesuffix(".hls")),
+    ("Events", "Long walk"),
+    ("Events", ODD_MP4.removesuffix(".mp4")),
+    ("Events", "Old tape"),
+    ("Events", "Wedding"),
+    ("Hostile", "Binary"),
+    ("Hostile", "Elsewhere"),
+    ("Hostile", "Garbage"),
+    ("Hostile", "Huge"),
+    ("Unsorted", "Root clip"),
+    ("Years", "2022"),
+    ("Years", "2024"),
+    ("Years", "Broken"),
+    ("Years", "Gap"),
+    ("Years", "Variants"),
+]
+VARIANT_PLAYLISTS = ["Years/Variants.hls/stream_0.m3u8", "Years/Variants.hls/stream_1.m3u8"]
 EXPECTED_PROBLEMS = {
     (ProblemKind.NO_PLAYLIST, "Years/Broken.hls/"),
     (ProblemKind.MISSING_SEGMENT, "Years/Gap.hls/output001.ts"),
@@ -114,24 +134,7 @@ def test_totals_count_every_object_but_the_app_state(report, stats_library):
 
 def test_one_row_per_title_as_the_library_shows_them(report):
     titles = sorted(zip(report.videos["tab"], report.videos["title"], strict=True))
-    assert titles == sorted(
-        [
-            ("Events", "Empty"),
-            ("Events", ODD_HLS.removesuffix(".hls")),
-            ("Events", ODD_MP4.removesuffix(".mp4")),
-            ("Events", "Old tape"),
-            ("Events", "Wedding"),
-            ("Hostile", "Binary"),
-            ("Hostile", "Elsewhere"),
-            ("Hostile", "Garbage"),
-            ("Hostile", "Huge"),
-            ("Unsorted", "Root clip"),
-            ("Years", "2022"),
-            ("Years", "2024"),
-            ("Years", "Broken"),
-            ("Years", "Gap"),
-        ]
-    )
+    assert titles == sorted(TITLES)
 
 
 @pytest.mark.parametrize("backend", ["local", "oci"])
@@ -206,9 +209,10 @@ def test_one_row_per_tab_with_everything_below_it(report, stats_library):
         assert tabs.loc[tab, "objects"] == len(below), tab
     assert tabs.loc["Unsorted", "bytes"] == sizes["Root clip.mp4"]
     assert tabs.loc[NOT_IN_A_TAB, "bytes"] == sizes[".hidden/private.mp4"]
-    assert tabs.loc["Events", ["videos", "mp4", "hls", "other"]].tolist() == [5, 3, 1, 1]
-    assert tabs.loc["Years", ["videos", "mp4", "hls", "other"]].tolist() == [4, 1, 3, 0]
-    assert tabs.loc["Years", "hls_hours"] == pytest.approx(12 / 3600, abs=0.1 / 3600)
+    assert tabs.loc["Events", ["videos", "mp4", "hls", "other"]].tolist() == [6, 4, 1, 1]
+    assert tabs.loc["Years", ["videos", "mp4", "hls", "other"]].tolist() == [5, 1, 4, 0]
+    years = sum(s for folder, s in HLS_SECONDS.items() if folder.startswith("Years/"))
+    assert tabs.loc["Years", "hls_hours"] == pytest.approx(years / 3600, abs=0.1 / 3600)
     assert tabs["bytes"].sum() == report.bytes
 
 
@@ -219,7 +223,11 @@ def test_storage_per_kind_adds_up_to_the_total(report, stats_library):
     sizes = stats_library.sizes
     assert kinds["other"] == sizes["Events/Old tape.avi"]
     assert kinds[NOT_A_VIDEO] == (
-        sizes["Events/notes.txt"] + sizes["Years/deeper/Nested.mp4"] + sizes[".hidden/private.mp4"]
+        sizes["Events/notes.txt"]
+        + sizes["Years/deeper/Nested.mp4"]
+        + sizes[".hidden/private.mp4"]
+        + sizes["Events/Wedding.jpg"]
+        + sizes["Events/Wedding.en.vtt"]
     )
 
 
@@ -261,7 +269,9 @@ def test_playlists_are_read_once_each_within_the_byte_limit(local, stats_library
     read = {name: (start, end) for name, start, end in local.reads}
     assert len(read) == len(local.reads), "each playlist is read once"
     assert "Hostile/Huge.hls/output.m3u8" not in read
-    playlists = {n: s for n, s in stats_library.sizes.items() if n.endswith("/output.m3u8")}
+    # Every title's output.m3u8 and the variant playlists a master playlist lists.
+    playlists = {n: s for n, s in stats_library.sizes.items() if n.endswith(".m3u8")}
+    assert set(VARIANT_PLAYLISTS) < playlists.keys()
     del playlists["Hostile/Huge.hls/output.m3u8"]
     assert read == {name: (0, size - 1) for name, size in playlists.items()}
     assert max(end for _, end in read.values()) < MAX_PLAYLIST_BYTES
@@ -277,7 +287,7 @@ def test_the_oci_scan_reads_each_playlist_with_one_bounded_get(oci, stats_bucket
     assert {name: (s.status, s.body_bytes) for name, s in reads.items()} == {
         name: (206, size)
         for name, size in stats_library.sizes.items()
-        if name.endswith("/output.m3u8") and name != "Hostile/Huge.hls/output.m3u8"
+        if name.endswith(".m3u8") and name != "Hostile/Huge.hls/output.m3u8"
     }
 
 
@@ -298,7 +308,8 @@ def test_progress_is_reported_while_scanning(stats_library):
     seen: list[ScanProgress] = []
     scan_library(LocalStorage(stats_library.root), seen.append)
     assert seen, "at least one report, for the playlists"
-    assert seen[-1].playlists == seen[-1].playlists_read == 7
+    titles = [n for n in stats_library.sizes if n.endswith("/output.m3u8")]  # one check each
+    assert seen[-1].playlists == seen[-1].playlists_read == len(titles)
     assert seen[-1].objects == len(stats_library.sizes)
 
 
