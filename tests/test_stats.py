@@ -63,6 +63,7 @@ TITLES = [  # (tab, title) of every title the stats library holds
     ("Years", "Gap"),
     ("Years", "Variants"),
 ]
+WEDDING = ["Events/Wedding.mp4", "Events/Wedding.jpg", "Events/Wedding.en.vtt"]  # with sidecars
 VARIANT_PLAYLISTS = ["Years/Variants.hls/stream_0.m3u8", "Years/Variants.hls/stream_1.m3u8"]
 EXPECTED_PROBLEMS = {
     (ProblemKind.NO_PLAYLIST, "Years/Broken.hls/"),
@@ -178,8 +179,8 @@ def test_folder_markers_count_but_are_neither_titles_nor_problems(oci):
 def test_a_file_title_has_its_size_kind_and_dates(report, stats_library):
     wedding = row(report, "Events/Wedding.mp4")
     assert wedding["kind"] == "mp4"
-    assert wedding["bytes"] == stats_library.sizes["Events/Wedding.mp4"]
-    assert wedding["objects"] == 1
+    assert wedding["bytes"] == sum(stats_library.sizes[name] for name in WEDDING)
+    assert wedding["objects"] == len(WEDDING)
     assert wedding["created"] is not None and wedding["modified"] >= wedding["created"]
     assert math.isnan(wedding["duration_seconds"]) and math.isnan(wedding["average_kbps"])
     assert row(report, "Events/Old tape.avi")["kind"] == "other"
@@ -221,14 +222,40 @@ def test_storage_per_kind_adds_up_to_the_total(report, stats_library):
     assert list(kinds.index) == ["hls", "mp4", "other", NOT_A_VIDEO]
     assert kinds.sum() == report.bytes
     sizes = stats_library.sizes
+    assert kinds["hls"] == sum(size for name, size in sizes.items() if ".hls/" in name)
     assert kinds["other"] == sizes["Events/Old tape.avi"]
     assert kinds[NOT_A_VIDEO] == (
-        sizes["Events/notes.txt"]
-        + sizes["Years/deeper/Nested.mp4"]
-        + sizes[".hidden/private.mp4"]
-        + sizes["Events/Wedding.jpg"]
-        + sizes["Events/Wedding.en.vtt"]
+        sizes["Events/notes.txt"] + sizes["Years/deeper/Nested.mp4"] + sizes[".hidden/private.mp4"]
     )
+
+
+def test_posters_and_subtitles_count_with_their_file_title_once(tmp_path):
+    """As inside an .hls folder; 'Trip.part2.vtt' is offered to 'Trip.part2' and 'Trip'."""
+    files = {
+        "Tab/Trip.mp4": b"t" * 100,
+        "Tab/Trip.jpg": b"p" * 20,
+        "Tab/Trip.en.vtt": b"e" * 3,
+        "Tab/Trip.part2.mp4": b"u" * 50,
+        "Tab/Trip.part2.vtt": b"s" * 5,
+        "Tab/Trip.txt": b"n" * 7,
+    }
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    storage = LocalStorage(tmp_path)
+    library = Library(storage)
+    [trip, part2] = library.videos(library.tabs()[0])
+    assert [t.name for t in trip.subtitles] == ["Tab/Trip.en.vtt", "Tab/Trip.part2.vtt"]
+    assert [t.name for t in part2.subtitles] == ["Tab/Trip.part2.vtt"]
+    report = scan_library(storage)
+    assert report.videos.set_index("name")[["bytes", "objects"]].to_dict("index") == {
+        "Tab/Trip.mp4": {"bytes": 100 + 20 + 3, "objects": 3},
+        "Tab/Trip.part2.mp4": {"bytes": 50 + 5, "objects": 2},
+    }
+    assert report.by_kind().to_dict("records") == [
+        {"kind": "mp4", "bytes": 178},
+        {"kind": NOT_A_VIDEO, "bytes": 7},
+    ]
 
 
 def test_the_largest_titles_come_first(report):
