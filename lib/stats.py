@@ -253,7 +253,10 @@ class PlaylistCheck:
             *playlist.image_playlists,
         ]
         durations: list[float | None] = []
-        for uri in [child.uri for child in children if child.uri][:MAX_CHILD_PLAYLISTS]:
+        # One playlist may be listed more than once (a rendition in several audio groups):
+        # read and check it once.
+        uris = list(dict.fromkeys(child.uri for child in children if child.uri))
+        for uri in uris[:MAX_CHILD_PLAYLISTS]:
             name = self.reference(PLAYLIST_NAME, uri)
             child = self.parse(name) if name is not None else None
             if child is None:

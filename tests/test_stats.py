@@ -612,6 +612,44 @@ def test_a_master_playlist_is_checked_through_its_variants(tmp_path):
     ]
 
 
+def test_a_playlist_a_master_lists_twice_is_read_and_checked_once(tmp_path):
+    folder = tmp_path / "Tab" / "Twice.hls"
+    files = {
+        "output.m3u8": "\n".join(
+            [
+                "#EXTM3U",
+                '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="lo",NAME="English",URI="audio/en.m3u8"',
+                '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="hi",NAME="English",URI="audio/en.m3u8"',
+                '#EXT-X-STREAM-INF:BANDWIDTH=800000,AUDIO="lo"',
+                "v/index.m3u8",
+                '#EXT-X-STREAM-INF:BANDWIDTH=2000000,AUDIO="hi"',
+                "v/index.m3u8",
+                "",
+            ]
+        ),
+        "v/index.m3u8": media_playlist(4.0, "seg0.ts", "seg1.ts"),
+        "audio/en.m3u8": media_playlist(4.0, "a0.ts", "a1.ts"),
+        "v/seg0.ts": "x",
+        "audio/a0.ts": "x",
+        "audio/a1.ts": "x",
+    }
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    storage = RecordingStorage(tmp_path)
+    report = scan_library(storage)
+    assert sorted(name for name, _, _ in storage.reads) == [
+        "Tab/Twice.hls/audio/en.m3u8",
+        "Tab/Twice.hls/output.m3u8",
+        "Tab/Twice.hls/v/index.m3u8",
+    ]
+    assert row(report, "Tab/Twice.hls/")["duration_seconds"] == 8.0
+    assert report.problem_counts == {ProblemKind.MISSING_SEGMENT: 1}
+    assert [(p.name, p.detail) for p in report.problems] == [
+        ("Tab/Twice.hls/v/seg1.ts", "listed in v/index.m3u8")
+    ]
+
+
 def test_problems_are_all_counted_but_only_the_first_listed():
     found = Problems(limit=2)
     for number in range(3):
