@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -126,6 +127,17 @@ def row(report: Report, name: str) -> dict:
     return rows[0]
 
 
+def write_files(folder: Path, files: dict[str, str | bytes]) -> None:
+    """Write each (relative name, text or bytes) below `folder`, making folders as needed."""
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
 def test_totals_count_every_object_but_the_app_state(report, stats_library):
     sizes = library_sizes(stats_library)
     assert report.objects == len(sizes)
@@ -239,9 +251,7 @@ def test_posters_and_subtitles_count_with_their_file_title_once(tmp_path):
         "Tab/Trip.part2.vtt": b"s" * 5,
         "Tab/Trip.txt": b"n" * 7,
     }
-    for name, data in files.items():
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_bytes(data)
+    write_files(tmp_path, files)
     storage = LocalStorage(tmp_path)
     library = Library(storage)
     [trip, part2] = library.videos(library.tabs()[0])
@@ -585,9 +595,7 @@ def test_a_master_playlist_is_checked_through_its_variants(tmp_path):
         "audio/a0.ts": "x",
         "audio/a1.ts": "x",
     }
-    for name, text in files.items():
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text(text)
+    write_files(folder, files)
     nest = tmp_path / "Tab" / "Nest.hls"
     (nest / "v").mkdir(parents=True)
     (nest / "output.m3u8").write_text("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv/index.m3u8\n")
@@ -633,9 +641,7 @@ def test_a_playlist_a_master_lists_twice_is_read_and_checked_once(tmp_path):
         "audio/a0.ts": "x",
         "audio/a1.ts": "x",
     }
-    for name, text in files.items():
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text(text)
+    write_files(folder, files)
     storage = RecordingStorage(tmp_path)
     report = scan_library(storage)
     assert sorted(name for name, _, _ in storage.reads) == [
