@@ -333,7 +333,8 @@ def build_stats_library(fixture: FixtureLibrary, base: Path) -> StatsLibrary:
     """Copy the fixture library and plant: a missing segment, a zero-byte video, hostile
     playlists (huge, binary, unparsable, pointing elsewhere) and app state."""
     root = base / "stats-library"
-    shutil.copytree(fixture.root, root)
+    # Apps serving the fixture library may have saved their state in it by now: leave it behind.
+    shutil.copytree(fixture.root, root, ignore=shutil.ignore_patterns(".homemovies"))
     gap = root / "Years" / "Gap.hls"
     shutil.copytree(root / "Years" / "2022.hls", gap)
     (gap / "output001.ts").unlink()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
+from lib.auth import COOKIE_NAME
 from lib.stats import format_duration
 from tests.conftest import (
     ADMIN,
@@ -23,7 +24,7 @@ from tests.conftest import (
     stop_app,
 )
 from tests.test_stats import HLS_SECONDS, TITLES, WEDDING, library_sizes
-from tests.ui import sign_in
+from tests.ui import sign_in, wait_for_cookie
 
 pytestmark = pytest.mark.browser
 
@@ -87,6 +88,7 @@ def test_a_viewer_typing_the_stats_url_sees_nothing_of_it(page, oci, stats_app):
     sign_in(page, stats_app.url, VIEWER, VIEWER_PASSWORD)
     expect(page.get_by_role("tab", name="Events", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="Library stats")).to_have_count(0)
+    wait_for_cookie(page, COOKIE_NAME)  # set by the page after sign-in; the visit below needs it
     mark = oci.server.mark()
     page.goto(stats_app.url + "/stats")
     # The viewer is still signed in (cookie) and lands on the library instead.
