@@ -216,7 +216,11 @@ def local_app(fixture_library: FixtureLibrary) -> Iterator[RunningApp]:
 
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # Assertions wait for what the user would see; on a loaded 2-core machine a Streamlit
+    # rerun can take seconds, so wait longer than Playwright's 5 s default before failing.
+    expect.set_options(timeout=15_000)
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is required at {CHROMIUM}: apt-get install -y chromium")
@@ -231,7 +235,7 @@ def page(browser, request):
     """A fresh browser context and page; a screenshot is saved as an artifact after each test."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(30_000)
     yield page
     ARTIFACTS.mkdir(exist_ok=True)
     try:
