@@ -145,7 +145,7 @@ class Report:
         return Totals(self.objects, self.bytes)
 
     def by_kind(self) -> pd.DataFrame:
-        """Bytes per kind of title, plus what is not a title at all (posters, nested files)."""
+        """Bytes per kind of title, plus what belongs to no title (notes, nested files)."""
         import pandas as pd
 
         kinds = self.videos.groupby("kind", sort=True)["bytes"].sum()
@@ -253,7 +253,10 @@ class PlaylistCheck:
             *playlist.image_playlists,
         ]
         durations: list[float | None] = []
-        for uri in [child.uri for child in children if child.uri][:MAX_CHILD_PLAYLISTS]:
+        # One playlist may be listed more than once (a rendition in several audio groups):
+        # read and check it once.
+        uris = list(dict.fromkeys(child.uri for child in children if child.uri))
+        for uri in uris[:MAX_CHILD_PLAYLISTS]:
             name = self.reference(PLAYLIST_NAME, uri)
             child = self.parse(name) if name is not None else None
             if child is None:
@@ -369,6 +372,15 @@ class _Tally:
             self.created = info.created
         if info.modified is not None and (self.modified is None or info.modified > self.modified):
             self.modified = info.modified
+
+    def absorb(self, other: _Tally) -> None:
+        """Count another tally's objects as this title's too (a file title's sidecars)."""
+        self.objects += other.objects
+        self.bytes += other.bytes
+        for tier, size in other.tiers.items():
+            self.tiers[tier] = self.tiers.get(tier, 0) + size
+        self.created = min((d for d in (self.created, other.created) if d), default=None)
+        self.modified = max((d for d in (self.modified, other.modified) if d), default=None)
 
     @property
     def tier(self) -> str:
@@ -564,6 +576,8 @@ def _report(scan: _Scan, durations: Mapping[str, float | None], seconds: float) 
     import pandas as pd  # imported here: pandas takes ~0.4 s and only the stats page needs it
 
     tabs, videos = scan.library()
+    for sidecar, owner in _sidecar_owners(videos).items():
+        scan.titles[owner].absorb(scan.titles[sidecar])
     problems = scan.problems
     tab_rows = {tab.label: dict.fromkeys(TAB_COLUMNS, 0) | {"tab": tab.label} for tab in tabs}
     video_rows = []
@@ -623,6 +637,25 @@ def _report(scan: _Scan, durations: Mapping[str, float | None], seconds: float) 
         seconds=seconds,
         tiers_known=scan.tiers_known,
     )
+
+
+def _sidecar_owners(videos: list[Video]) -> dict[str, str]:
+    """Given the titles, return each poster or subtitle file beside a file title -> that title.
+
+    As inside an `.hls` folder, a title's poster and subtitles count as the title's storage. A
+    subtitle offered to several titles ('A.b.vtt' to 'A.b' and, tagged b, to 'A') counts once,
+    for the longest title.
+    """
+    owners: dict[str, Video] = {}
+    for video in videos:
+        if video.kind is not Kind.FILE:
+            continue
+        for name in (video.poster, *(track.name for track in video.subtitles)):
+            if name is not None and (
+                name not in owners or len(video.title) > len(owners[name].title)
+            ):
+                owners[name] = video
+    return {name: video.name for name, video in owners.items()}
 
 
 def _months_frame(months: Mapping[tuple[int, int], int]) -> pd.DataFrame:

@@ -221,7 +221,11 @@ def local_app(fixture_library: FixtureLibrary) -> Iterator[RunningApp]:
 
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # Assertions wait for what the user would see; on a loaded 2-core machine a Streamlit
+    # rerun can take seconds, so wait longer than Playwright's 5 s default before failing.
+    expect.set_options(timeout=15_000)
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is required at {CHROMIUM}: apt-get install -y chromium")
@@ -236,7 +240,7 @@ def page(browser, request):
     """A fresh browser context and page; a screenshot is saved as an artifact after each test."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(30_000)
     yield page
     ARTIFACTS.mkdir(exist_ok=True)
     try:
@@ -344,7 +348,7 @@ def build_stats_library(fixture: FixtureLibrary, base: Path) -> StatsLibrary:
     """Copy the fixture library and plant: a missing segment, a zero-byte video, hostile
     playlists (huge, binary, unparsable, pointing elsewhere) and app state."""
     root = base / "stats-library"
-    # Not the app state browser tests may have left in the fixture library: ours is planted.
+    # Apps serving the fixture library may have saved their state in it by now: leave it behind.
     shutil.copytree(fixture.root, root, ignore=shutil.ignore_patterns(".homemovies"))
     gap = root / "Years" / "Gap.hls"
     shutil.copytree(root / "Years" / "2022.hls", gap)

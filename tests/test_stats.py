@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -43,7 +44,28 @@ HLS_SECONDS = {  # what the fixture encoded (2 s segments) or wrote by hand
     "Years/Gap.hls/": 6.0,
     f"Events/{ODD_HLS}/": 4.0,
     "Hostile/Elsewhere.hls/": 6.0,
+    "Years/Variants.hls/": 6.0,  # two 6 s variants of one title: the title lasts 6 s
 }
+TITLES = [  # (tab, title) of every title the stats library holds
+    ("Events", "Empty"),
+    ("Events", ODD_HLS.removesuffix(".hls")),
+    ("Events", "Long walk"),
+    ("Events", ODD_MP4.removesuffix(".mp4")),
+    ("Events", "Old tape"),
+    ("Events", "Wedding"),
+    ("Hostile", "Binary"),
+    ("Hostile", "Elsewhere"),
+    ("Hostile", "Garbage"),
+    ("Hostile", "Huge"),
+    ("Unsorted", "Root clip"),
+    ("Years", "2022"),
+    ("Years", "2024"),
+    ("Years", "Broken"),
+    ("Years", "Gap"),
+    ("Years", "Variants"),
+]
+WEDDING = ["Events/Wedding.mp4", "Events/Wedding.jpg", "Events/Wedding.en.vtt"]  # with sidecars
+VARIANT_PLAYLISTS = ["Years/Variants.hls/stream_0.m3u8", "Years/Variants.hls/stream_1.m3u8"]
 EXPECTED_PROBLEMS = {
     (ProblemKind.NO_PLAYLIST, "Years/Broken.hls/"),
     (ProblemKind.MISSING_SEGMENT, "Years/Gap.hls/output001.ts"),
@@ -105,6 +127,17 @@ def row(report: Report, name: str) -> dict:
     return rows[0]
 
 
+def write_files(folder: Path, files: dict[str, str | bytes]) -> None:
+    """Write each (relative name, text or bytes) below `folder`, making folders as needed."""
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
 def test_totals_count_every_object_but_the_app_state(report, stats_library):
     sizes = library_sizes(stats_library)
     assert report.objects == len(sizes)
@@ -114,24 +147,7 @@ def test_totals_count_every_object_but_the_app_state(report, stats_library):
 
 def test_one_row_per_title_as_the_library_shows_them(report):
     titles = sorted(zip(report.videos["tab"], report.videos["title"], strict=True))
-    assert titles == sorted(
-        [
-            ("Events", "Empty"),
-            ("Events", ODD_HLS.removesuffix(".hls")),
-            ("Events", ODD_MP4.removesuffix(".mp4")),
-            ("Events", "Old tape"),
-            ("Events", "Wedding"),
-            ("Hostile", "Binary"),
-            ("Hostile", "Elsewhere"),
-            ("Hostile", "Garbage"),
-            ("Hostile", "Huge"),
-            ("Unsorted", "Root clip"),
-            ("Years", "2022"),
-            ("Years", "2024"),
-            ("Years", "Broken"),
-            ("Years", "Gap"),
-        ]
-    )
+    assert titles == sorted(TITLES)
 
 
 @pytest.mark.parametrize("backend", ["local", "oci"])
@@ -175,8 +191,8 @@ def test_folder_markers_count_but_are_neither_titles_nor_problems(oci):
 def test_a_file_title_has_its_size_kind_and_dates(report, stats_library):
     wedding = row(report, "Events/Wedding.mp4")
     assert wedding["kind"] == "mp4"
-    assert wedding["bytes"] == stats_library.sizes["Events/Wedding.mp4"]
-    assert wedding["objects"] == 1
+    assert wedding["bytes"] == sum(stats_library.sizes[name] for name in WEDDING)
+    assert wedding["objects"] == len(WEDDING)
     assert wedding["created"] is not None and wedding["modified"] >= wedding["created"]
     assert math.isnan(wedding["duration_seconds"]) and math.isnan(wedding["average_kbps"])
     assert row(report, "Events/Old tape.avi")["kind"] == "other"
@@ -206,9 +222,10 @@ def test_one_row_per_tab_with_everything_below_it(report, stats_library):
         assert tabs.loc[tab, "objects"] == len(below), tab
     assert tabs.loc["Unsorted", "bytes"] == sizes["Root clip.mp4"]
     assert tabs.loc[NOT_IN_A_TAB, "bytes"] == sizes[".hidden/private.mp4"]
-    assert tabs.loc["Events", ["videos", "mp4", "hls", "other"]].tolist() == [5, 3, 1, 1]
-    assert tabs.loc["Years", ["videos", "mp4", "hls", "other"]].tolist() == [4, 1, 3, 0]
-    assert tabs.loc["Years", "hls_hours"] == pytest.approx(12 / 3600, abs=0.1 / 3600)
+    assert tabs.loc["Events", ["videos", "mp4", "hls", "other"]].tolist() == [6, 4, 1, 1]
+    assert tabs.loc["Years", ["videos", "mp4", "hls", "other"]].tolist() == [5, 1, 4, 0]
+    years = sum(s for folder, s in HLS_SECONDS.items() if folder.startswith("Years/"))
+    assert tabs.loc["Years", "hls_hours"] == pytest.approx(years / 3600, abs=0.1 / 3600)
     assert tabs["bytes"].sum() == report.bytes
 
 
@@ -217,10 +234,38 @@ def test_storage_per_kind_adds_up_to_the_total(report, stats_library):
     assert list(kinds.index) == ["hls", "mp4", "other", NOT_A_VIDEO]
     assert kinds.sum() == report.bytes
     sizes = stats_library.sizes
+    assert kinds["hls"] == sum(size for name, size in sizes.items() if ".hls/" in name)
     assert kinds["other"] == sizes["Events/Old tape.avi"]
     assert kinds[NOT_A_VIDEO] == (
         sizes["Events/notes.txt"] + sizes["Years/deeper/Nested.mp4"] + sizes[".hidden/private.mp4"]
     )
+
+
+def test_posters_and_subtitles_count_with_their_file_title_once(tmp_path):
+    """As inside an .hls folder; 'Trip.part2.vtt' is offered to 'Trip.part2' and 'Trip'."""
+    files = {
+        "Tab/Trip.mp4": b"t" * 100,
+        "Tab/Trip.jpg": b"p" * 20,
+        "Tab/Trip.en.vtt": b"e" * 3,
+        "Tab/Trip.part2.mp4": b"u" * 50,
+        "Tab/Trip.part2.vtt": b"s" * 5,
+        "Tab/Trip.txt": b"n" * 7,
+    }
+    write_files(tmp_path, files)
+    storage = LocalStorage(tmp_path)
+    library = Library(storage)
+    [trip, part2] = library.videos(library.tabs()[0])
+    assert [t.name for t in trip.subtitles] == ["Tab/Trip.en.vtt", "Tab/Trip.part2.vtt"]
+    assert [t.name for t in part2.subtitles] == ["Tab/Trip.part2.vtt"]
+    report = scan_library(storage)
+    assert report.videos.set_index("name")[["bytes", "objects"]].to_dict("index") == {
+        "Tab/Trip.mp4": {"bytes": 100 + 20 + 3, "objects": 3},
+        "Tab/Trip.part2.mp4": {"bytes": 50 + 5, "objects": 2},
+    }
+    assert report.by_kind().to_dict("records") == [
+        {"kind": "mp4", "bytes": 178},
+        {"kind": NOT_A_VIDEO, "bytes": 7},
+    ]
 
 
 def test_the_largest_titles_come_first(report):
@@ -261,7 +306,9 @@ def test_playlists_are_read_once_each_within_the_byte_limit(local, stats_library
     read = {name: (start, end) for name, start, end in local.reads}
     assert len(read) == len(local.reads), "each playlist is read once"
     assert "Hostile/Huge.hls/output.m3u8" not in read
-    playlists = {n: s for n, s in stats_library.sizes.items() if n.endswith("/output.m3u8")}
+    # Every title's output.m3u8 and the variant playlists a master playlist lists.
+    playlists = {n: s for n, s in stats_library.sizes.items() if n.endswith(".m3u8")}
+    assert set(VARIANT_PLAYLISTS) < playlists.keys()
     del playlists["Hostile/Huge.hls/output.m3u8"]
     assert read == {name: (0, size - 1) for name, size in playlists.items()}
     assert max(end for _, end in read.values()) < MAX_PLAYLIST_BYTES
@@ -277,7 +324,7 @@ def test_the_oci_scan_reads_each_playlist_with_one_bounded_get(oci, stats_bucket
     assert {name: (s.status, s.body_bytes) for name, s in reads.items()} == {
         name: (206, size)
         for name, size in stats_library.sizes.items()
-        if name.endswith("/output.m3u8") and name != "Hostile/Huge.hls/output.m3u8"
+        if name.endswith(".m3u8") and name != "Hostile/Huge.hls/output.m3u8"
     }
 
 
@@ -298,7 +345,8 @@ def test_progress_is_reported_while_scanning(stats_library):
     seen: list[ScanProgress] = []
     scan_library(LocalStorage(stats_library.root), seen.append)
     assert seen, "at least one report, for the playlists"
-    assert seen[-1].playlists == seen[-1].playlists_read == 7
+    titles = [n for n in stats_library.sizes if n.endswith("/output.m3u8")]  # one check each
+    assert seen[-1].playlists == seen[-1].playlists_read == len(titles)
     assert seen[-1].objects == len(stats_library.sizes)
 
 
@@ -547,9 +595,7 @@ def test_a_master_playlist_is_checked_through_its_variants(tmp_path):
         "audio/a0.ts": "x",
         "audio/a1.ts": "x",
     }
-    for name, text in files.items():
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text(text)
+    write_files(folder, files)
     nest = tmp_path / "Tab" / "Nest.hls"
     (nest / "v").mkdir(parents=True)
     (nest / "output.m3u8").write_text("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv/index.m3u8\n")
@@ -571,6 +617,42 @@ def test_a_master_playlist_is_checked_through_its_variants(tmp_path):
             "Tab/Multi.hls/low/index.m3u8",
             "refers to https://keys.example/k",
         ),
+    ]
+
+
+def test_a_playlist_a_master_lists_twice_is_read_and_checked_once(tmp_path):
+    folder = tmp_path / "Tab" / "Twice.hls"
+    files = {
+        "output.m3u8": "\n".join(
+            [
+                "#EXTM3U",
+                '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="lo",NAME="English",URI="audio/en.m3u8"',
+                '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="hi",NAME="English",URI="audio/en.m3u8"',
+                '#EXT-X-STREAM-INF:BANDWIDTH=800000,AUDIO="lo"',
+                "v/index.m3u8",
+                '#EXT-X-STREAM-INF:BANDWIDTH=2000000,AUDIO="hi"',
+                "v/index.m3u8",
+                "",
+            ]
+        ),
+        "v/index.m3u8": media_playlist(4.0, "seg0.ts", "seg1.ts"),
+        "audio/en.m3u8": media_playlist(4.0, "a0.ts", "a1.ts"),
+        "v/seg0.ts": "x",
+        "audio/a0.ts": "x",
+        "audio/a1.ts": "x",
+    }
+    write_files(folder, files)
+    storage = RecordingStorage(tmp_path)
+    report = scan_library(storage)
+    assert sorted(name for name, _, _ in storage.reads) == [
+        "Tab/Twice.hls/audio/en.m3u8",
+        "Tab/Twice.hls/output.m3u8",
+        "Tab/Twice.hls/v/index.m3u8",
+    ]
+    assert row(report, "Tab/Twice.hls/")["duration_seconds"] == 8.0
+    assert report.problem_counts == {ProblemKind.MISSING_SEGMENT: 1}
+    assert [(p.name, p.detail) for p in report.problems] == [
+        ("Tab/Twice.hls/v/seg1.ts", "listed in v/index.m3u8")
     ]
 
 

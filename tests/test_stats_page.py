@@ -11,7 +11,7 @@ from lib.accounts import Accounts, Role, User, hash_password
 from lib.library import Library
 from lib.services import Services, build_services, install
 from lib.settings import Settings
-from lib.stats import GIB, LibraryStats, format_size
+from lib.stats import GIB, LibraryStats, format_duration, format_size
 from lib.storage_oci import SCAN_FIELDS, oci_storage
 from tests.conftest import (
     ADMIN,
@@ -25,7 +25,7 @@ from tests.conftest import (
 )
 from tests.oci_server import Fault
 from tests.test_apptest import sign_in
-from tests.test_stats import RecordingStorage, library_sizes
+from tests.test_stats import HLS_SECONDS, TITLES, RecordingStorage, library_sizes
 from tests.test_storage_oci import settings_for
 
 ENTRY = str(REPO / "pages" / "main.py")
@@ -96,8 +96,8 @@ def test_an_admin_sees_the_headline_numbers(services, stats_library):
     shown = metrics(at)
     assert shown["Storage"] == format_size(sum(sizes.values()))
     assert shown["Objects"] == f"{len(sizes):,}"
-    assert shown["Videos"] == "14"
-    assert shown["HLS video"] == "22 s"
+    assert shown["Videos"] == str(len(TITLES))
+    assert shown["HLS video"] == format_duration(sum(HLS_SECONDS.values()))
     assert "(under .homemovies/: 1) are not counted" in at.caption[0].value
 
 
@@ -117,7 +117,7 @@ def test_an_admin_sees_the_problems_and_the_tables(services):
     names = {frozenset(frame.columns) for frame in frames}
     assert frozenset({"problem", "name", "detail"}) in names
     videos = next(frame for frame in frames if "duration_seconds" in frame.columns)
-    assert len(videos) == 14
+    assert len(videos) == len(TITLES)
     assert [button.label for button in at.get("download_button")] == [
         "Download the video table (CSV)"
     ]
