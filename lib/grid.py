@@ -5,6 +5,8 @@ so a page of cards costs no storage reads beyond the listing. A playable title's
 name form one HTML button marked `data-hm-play` with its object name: the player component
 handles clicks on those (it starts the title at once and tells Python), so choosing a title
 reruns only the player, never the grid (see pages/library.py and lib/player/player.js).
+The buttons take clicks only once the player is there to hear them (on a busy machine
+the grid can be drawn before the player's script has run), so no click is lost.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ GRID_STYLE = """<style>
                   overflow-wrap: anywhere; display: -webkit-box; -webkit-line-clamp: 3;
                   -webkit-box-orient: vertical; overflow: hidden; }
 .hm-play { display: flex; flex-direction: column; gap: 0.75rem; width: 100%; padding: 0;
-           border: 0; background: none; color: inherit; font: inherit; cursor: pointer; }
+           border: 0; background: none; color: inherit; font: inherit; cursor: pointer;
+           pointer-events: none; }
+:root[data-hm-player=ready] .hm-play { pointer-events: auto; }
 .hm-play:focus { outline: none; }
 .hm-label { display: flex; align-items: center; justify-content: center; gap: 0.5rem;
             min-height: 2.5rem; padding: 0.25rem 0.75rem; border-radius: 0.5rem;

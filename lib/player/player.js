@@ -313,9 +313,12 @@ export default function ({ parentElement, data, setStateValue, setTriggerValue }
       if (offered) show(root, offered);
     };
     document.addEventListener("click", root.__hmOnClick);
+    // The grid's play buttons ignore the pointer until this is set (see GRID_STYLE).
+    document.documentElement.dataset.hmPlayer = "ready";
   }
   const cleanup = () => {
     document.removeEventListener("click", root.__hmOnClick);
+    delete document.documentElement.dataset.hmPlayer;
     root.__hmOnClick = null;
     teardown(root.__hm);
     root.__hm = null;
