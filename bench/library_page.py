@@ -40,8 +40,9 @@ from tests.conftest import (
 TARGET_MS = 1000
 TIMEOUT_MS = 60_000
 
-# Installed in every page: `__hmWatch(condition)` starts a stopwatch at the next click or key
-# press (or now, for a navigation) and stops it in the first frame where `condition` holds.
+# Installed in every page (bench.library_oci uses it too): `__hmWatch(condition)` starts a
+# stopwatch at the next click or key press (or now, for a navigation) and stops it in the
+# first frame where `condition` holds.
 WATCHER = """
 window.__hmDeep = (root, selector) => {
   const found = Array.from(root.querySelectorAll(selector));
@@ -51,8 +52,17 @@ window.__hmDeep = (root, selector) => {
   return found;
 };
 window.__hmConditions = {
+  // A Streamlit button, or a title's play button (lib/grid.py) once the player takes clicks.
   button: (name) => Array.from(document.querySelectorAll('button p'))
-    .some((p) => p.textContent === name && !p.closest('[data-stale=true]')),
+    .some((p) => p.textContent === name && !p.closest('[data-stale=true]'))
+    || (document.documentElement.dataset.hmPlayer === 'ready'
+        && Array.from(document.querySelectorAll('button[data-hm-play] .hm-label'))
+          .some((l) => l.lastChild.textContent === name && !l.closest('[data-stale=true]'))),
+  // A title one can play: its button is drawn (maybe while a rerun is still going) and the
+  // player takes the click (bench.library_oci's "usable").
+  play: (name) => document.documentElement.dataset.hmPlayer === 'ready'
+    && Array.from(document.querySelectorAll('button[data-hm-play] .hm-label'))
+      .some((l) => l.lastChild.textContent === name),
   text: (text) => Array.from(document.querySelectorAll('[data-testid=stCaptionContainer]'))
     .some((e) => e.textContent === text),
   video: (title) => window.__hmDeep(document, 'video')

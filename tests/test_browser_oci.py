@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
+from scripts.make_demo import encode_poster
+from tests.big_library import Layout, fill
 from tests.conftest import ADMIN, OCI_BUCKET, RunningApp, app_env, start_app, stop_app
 from tests.oci_server import Fault
 from tests.test_browser import (  # noqa: F401 - collected here against the OCI backend
@@ -37,6 +39,24 @@ def local_app(oci_app) -> RunningApp:
 def par_app(oci) -> Iterator[RunningApp]:
     """The app redirecting viewers to pre-authenticated requests (--delivery par)."""
     app = start_app([*oci.flags(), "--username", ADMIN, "--delivery", "par"], app_env(), "oci-par")
+    yield app
+    stop_app(app)
+
+
+BIG_BUCKET = "big-library"
+BIG = Layout(titles=90, tabs=3, hls_per_tab=3, segments=300)  # 2,700 segments
+
+
+@pytest.fixture(scope="module")
+def big_app(oci, tmp_path_factory) -> Iterator[RunningApp]:
+    """The app serving a bucket of its own: many titles, HLS folders of many segments.
+
+    Listings stay cached for an hour, so what is counted does not depend on the machine's speed.
+    """
+    poster = encode_poster(tmp_path_factory.mktemp("big") / "poster.jpg").read_bytes()
+    fill(oci.server, BIG_BUCKET, BIG, poster)
+    flags = [*oci.flags(BIG_BUCKET), "--username", ADMIN, "--cache_ttl", "3600"]
+    app = start_app(flags, app_env(), "oci-big")
     yield app
     stop_app(app)
 
@@ -103,3 +123,22 @@ def test_par_mode_loads_hls_segments_through_the_folder_par(page, oci, par_app):
         par.access_type == "AnyObjectRead" and par.bucket_listing_action == "Deny"
         for par in folder_pars
     )
+
+
+def test_the_library_lists_the_root_and_each_tab_once_never_an_hls_folder(page, oci, big_app):
+    sign_in(page, big_app.url)
+    for tab in range(BIG.tabs):
+        open_tab(page, BIG.tab_label(tab))
+        expect(page.get_by_role("button", name=BIG.title(tab, 0), exact=True)).to_be_visible()
+    page.get_by_label("Search titles").fill("Clip")
+    expect(page.get_by_text(f"{BIG.titles} titles match", exact=True)).to_be_visible()
+    page.reload()  # a new session: the listings are shared, not listed again
+    expect(page.get_by_role("tab", name=BIG.tab_label(0), exact=True)).to_be_visible()
+
+    listings = oci.server.requests("GET", f"/b/{BIG_BUCKET}/o")
+    listings = [s for s in listings if s.path.endswith("/o")]
+    # One delimiter listing of the root and one of each tab, whatever a tab holds.
+    assert sorted((s.query.get("prefix", ""), s.query.get("delimiter")) for s in listings) == [
+        ("", "/"),
+        *((f"{BIG.tab_label(tab)}/", "/") for tab in range(BIG.tabs)),
+    ]
