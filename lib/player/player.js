@@ -294,6 +294,17 @@ function show(root, data) {
   if (!sameTitle && data.autoplay) root.scrollIntoView({ block: "nearest" });
 }
 
+// The grid's play buttons ignore the pointer until a player listens for them (GRID_STYLE in
+// lib/grid.py). A redrawn player may mount before the one it replaces is cleaned up, so the
+// page counts the players listening rather than trusting the last one to leave.
+function listening(root, on) {
+  const players = (window.__hmPlayers ??= new Set());
+  if (on) players.add(root);
+  else players.delete(root);
+  if (players.size > 0) document.documentElement.dataset.hmPlayer = "ready";
+  else delete document.documentElement.dataset.hmPlayer;
+}
+
 export default function ({ parentElement, data, setStateValue, setTriggerValue }) {
   const root = parentElement.querySelector(".hm-player");
   root.__hmReport = data.report && setStateValue ? (value) => setStateValue("progress", value) : null;
@@ -313,15 +324,20 @@ export default function ({ parentElement, data, setStateValue, setTriggerValue }
       if (offered) show(root, offered);
     };
     document.addEventListener("click", root.__hmOnClick);
-    // The grid's play buttons ignore the pointer until this is set (see GRID_STYLE).
-    document.documentElement.dataset.hmPlayer = "ready";
+    listening(root, true);
   }
+  // Streamlit may draw the player anew on this same element before it cleans up the previous
+  // drawing: only an element that has left the page is torn down, or the new drawing would
+  // lose its video and its click listener.
   const cleanup = () => {
-    document.removeEventListener("click", root.__hmOnClick);
-    delete document.documentElement.dataset.hmPlayer;
-    root.__hmOnClick = null;
-    teardown(root.__hm);
-    root.__hm = null;
+    setTimeout(() => {
+      if (root.isConnected) return;
+      document.removeEventListener("click", root.__hmOnClick);
+      listening(root, false);
+      root.__hmOnClick = null;
+      teardown(root.__hm);
+      root.__hm = null;
+    }, 0);
   };
   if (data.kind === "idle") {
     // Nothing chosen: stay hidden, and fetch and compile hls.js now so HLS titles start sooner.
