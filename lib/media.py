@@ -17,6 +17,7 @@ from email.utils import format_datetime
 from urllib.parse import quote
 
 import anyio
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
@@ -336,13 +337,23 @@ class NoMedia:
         await MediaEndpoint.error_response(404, "Not found.", None)(scope, receive, send)
 
 
+class WholePathConvertor(PathConvertor):
+    """Starlette's `path`, but crossing newlines: with `.*`, a name ending in a decoded %0A
+    matched without it (`$` matches before a final newline) and one with a newline inside
+    matched no route, so the router answered with a redirect instead of our 404."""
+
+    regex = "(?s:.*)"
+
+
 def media_routes(endpoint: MediaEndpoint) -> list[Route]:
     """Return the Starlette routes serving media through `endpoint`.
 
     Every method reaches the endpoint (it answers 405 itself), so even refusals carry its
     headers; so does a malformed path below the prefix.
     """
+    # Starlette keeps convertors in one registry; registering ours again is harmless.
+    register_url_convertor("wholepath", WholePathConvertor())
     return [
-        Route(ROUTE_PREFIX + "/{token}/{path:path}", endpoint),
-        Route(ROUTE_PREFIX + "/{rest:path}", NoMedia()),
+        Route(ROUTE_PREFIX + "/{token}/{path:wholepath}", endpoint),
+        Route(ROUTE_PREFIX + "/{rest:wholepath}", NoMedia()),
     ]
