@@ -130,9 +130,12 @@ def client_options(auth: OciAuth, endpoint: str | None, fallback: str | None) ->
         "timeout": (CONNECT_TIMEOUT, READ_TIMEOUT),
         "retry_strategy": retry_strategy(),
         # One breaker per client: the SDK's default one is shared by every client in the
-        # process, so a failing test (or bucket) would trip it for all the others.
+        # process, so a failing test (or bucket) would trip it for all the others. It opens
+        # after 40 failures in a row (ten failed calls with all their retries), not the SDK's
+        # 10: one folder that keeps failing must not stop the others (lib/library.py also
+        # remembers a folder's failure for a few seconds instead of re-listing it each run).
         "circuit_breaker_strategy": oci.circuit_breaker.CircuitBreakerStrategy(
-            name=f"homemovies-{uuid.uuid4()}"
+            name=f"homemovies-{uuid.uuid4()}", failure_threshold=40
         ),
     }
     if endpoint:

@@ -20,6 +20,7 @@ from lib.positions import Positions
 from lib.sessions import SignOuts
 from lib.settings import Settings, load_settings
 from lib.shares import Shares, share_id_of
+from lib.stats import LibraryStats
 from lib.storage import Storage
 from lib.storage_local import LocalStorage
 from lib.throttle import SignInThrottle
@@ -37,6 +38,7 @@ class Services:
     settings: Settings
     storage: Storage
     library: Library
+    stats: LibraryStats
     accounts: Accounts
     signer: TokenSigner
     positions: Positions
@@ -96,6 +98,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         storage=storage,
         library=Library(storage, ttl=settings.cache_ttl),
+        stats=LibraryStats(storage, ttl=settings.stats_ttl),
         accounts=accounts,
         signer=TokenSigner(derive_key(cookie_key, "homemovies media token v1")),
         positions=Positions(storage),

@@ -127,6 +127,13 @@ OPTIONS: tuple[Option, ...] = (
         default=60.0,
         metavar="SECONDS",
     ),
+    Option(
+        "stats_ttl",
+        "seconds the stats page's full scan of the library is cached",
+        kind=float,
+        default=3600.0,
+        metavar="SECONDS",
+    ),
 )
 
 _SECRET_NAMES = frozenset({"password", "cookie_key"})
@@ -154,6 +161,7 @@ class Settings:
     cookie_expiry_days: float = 7.0
     token_hours: float = 6.0
     cache_ttl: float = 60.0
+    stats_ttl: float = 3600.0
     warnings: tuple[str, ...] = ()
 
     @property

@@ -69,6 +69,13 @@ class Storage(Protocol):
         """Yield every object below `prefix`, at any depth, in name order (a full scan)."""
         ...
 
+    def usage(self) -> tuple[int, int]:
+        """Return how many objects the storage holds and their total size in bytes.
+
+        A bucket answers from its approximate totals without a scan; a folder is counted.
+        """
+        ...
+
     def write(self, name: str, data: bytes) -> None:
         """Store a small object (app state such as saved positions), replacing it whole."""
         ...

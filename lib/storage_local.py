@@ -86,6 +86,13 @@ class LocalStorage:
                 if stat_module.S_ISREG(result.st_mode):
                     yield _info(base + filename, result)
 
+    def usage(self) -> tuple[int, int]:
+        count = size = 0
+        for info in self.scan():
+            count += 1
+            size += info.size
+        return count, size
+
     def write(self, name: str, data: bytes) -> None:
         if not is_safe_name(name):
             raise NotFound(name)

@@ -153,8 +153,14 @@ def app_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def start_app(flags: list[str], env: dict[str, str], name: str, timeout: float = 60) -> RunningApp:
-    """Start `streamlit run streamlit_app.py -- FLAGS` on a free port; wait until healthy."""
+def start_app(
+    flags: list[str],
+    env: dict[str, str],
+    name: str,
+    timeout: float = 60,
+    script: str = "streamlit_app.py",
+) -> RunningApp:
+    """Start `streamlit run SCRIPT -- FLAGS` on a free port; wait until healthy."""
     port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / f"server-{name}.log"
@@ -163,7 +169,7 @@ def start_app(flags: list[str], env: dict[str, str], name: str, timeout: float =
         "-m",
         "streamlit",
         "run",
-        "streamlit_app.py",
+        script,
         "--server.port",
         str(port),
         "--server.address",
@@ -210,7 +216,11 @@ def local_app(fixture_library: FixtureLibrary) -> Iterator[RunningApp]:
 
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # Assertions wait for what the user would see; on a loaded 2-core machine a Streamlit
+    # rerun can take seconds, so wait longer than Playwright's 5 s default before failing.
+    expect.set_options(timeout=15_000)
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is required at {CHROMIUM}: apt-get install -y chromium")
@@ -225,7 +235,7 @@ def page(browser, request):
     """A fresh browser context and page; a screenshot is saved as an artifact after each test."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(30_000)
     yield page
     ARTIFACTS.mkdir(exist_ok=True)
     try:
@@ -302,3 +312,68 @@ def oci_app(oci: LoopbackOci) -> Iterator[RunningApp]:
     app = start_app([*oci.flags(), "--username", ADMIN], app_env(), "oci")
     yield app
     stop_app(app)
+
+
+# ----- the stats page (issue 4): a library with planted faults, a viewer account -----
+
+VIEWER = "viewer"
+VIEWER_PASSWORD = "a viewer's passphrase"
+STATS_BUCKET = "stats-library"
+HUGE_PLAYLIST_BYTES = 3 * 1024 * 1024
+
+
+@dataclass
+class StatsLibrary:
+    """The fixture library plus one fault of every kind the stats page lists."""
+
+    root: Path
+    sizes: dict[str, int]  # every object (app state included), by name
+
+    def below(self, prefix: str) -> dict[str, int]:
+        return {name: size for name, size in self.sizes.items() if name.startswith(prefix)}
+
+
+def build_stats_library(fixture: FixtureLibrary, base: Path) -> StatsLibrary:
+    """Copy the fixture library and plant: a missing segment, a zero-byte video, hostile
+    playlists (huge, binary, unparsable, pointing elsewhere) and app state."""
+    root = base / "stats-library"
+    # Apps serving the fixture library may have saved their state in it by now: leave it behind.
+    shutil.copytree(fixture.root, root, ignore=shutil.ignore_patterns(".homemovies"))
+    gap = root / "Years" / "Gap.hls"
+    shutil.copytree(root / "Years" / "2022.hls", gap)
+    (gap / "output001.ts").unlink()
+    (root / "Events" / "Empty.mp4").write_bytes(b"")
+    hostile = root / "Hostile"
+    playlists = {
+        "Huge.hls": b"#EXTM3U\n" + b"#EXTINF:2.0,\nsegment.ts\n" * (HUGE_PLAYLIST_BYTES // 24),
+        "Binary.hls": bytes(range(256)) * 16,
+        "Garbage.hls": b"#EXTM3U\n#EXTINF:two seconds,\nsegment.ts\n",
+        "Elsewhere.hls": b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n"
+        b"https://elsewhere.example/stolen.ts\n#EXTINF:2.0,\n../../Years/2024.mp4\n"
+        b"#EXTINF:2.0,\nsegment.ts\n#EXT-X-ENDLIST\n",
+    }
+    for folder, text in playlists.items():
+        (hostile / folder).mkdir(parents=True)
+        (hostile / folder / "output.m3u8").write_bytes(text)
+        (hostile / folder / "segment.ts").write_bytes(b"\x47" * 188)
+    state = root / ".homemovies" / "state"
+    state.mkdir(parents=True)
+    (state / "positions-admin.json").write_text('{"Years/2024.mp4": 1.5}')
+    sizes = {
+        path.relative_to(root).as_posix(): path.stat().st_size
+        for path in root.rglob("*")
+        if path.is_file()
+    }
+    return StatsLibrary(root=root, sizes=sizes)
+
+
+@pytest.fixture(scope="session")
+def stats_library(fixture_library: FixtureLibrary, tmp_path_factory) -> StatsLibrary:
+    return build_stats_library(fixture_library, tmp_path_factory.mktemp("stats"))
+
+
+@pytest.fixture(scope="session")
+def stats_bucket(oci: LoopbackOci, stats_library: StatsLibrary) -> str:
+    """The stats library as a bucket of the loopback OCI server."""
+    oci.server.put_folder(STATS_BUCKET, stats_library.root)
+    return STATS_BUCKET

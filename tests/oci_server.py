@@ -17,7 +17,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -82,7 +82,8 @@ def request_id() -> str:
 
 @dataclass
 class StoredObject:
-    """An object: bytes in memory, or a file on disk streamed in chunks."""
+    """An object: bytes in memory, a file on disk streamed in chunks, or (with neither)
+    `size` zero bytes generated on reading."""
 
     name: str
     size: int
@@ -93,6 +94,7 @@ class StoredObject:
     data: bytes | None = None
     path: Path | None = None
     content_type: str = "application/octet-stream"
+    tier: str = "Standard"
 
     def chunks(self, start: int, end: int) -> Iterator[bytes]:
         """Yield bytes start..end inclusive."""
@@ -100,7 +102,10 @@ class StoredObject:
             for offset in range(start, end + 1, CHUNK):
                 yield self.data[offset : min(offset + CHUNK, end + 1)]
             return
-        assert self.path is not None
+        if self.path is None:
+            for offset in range(start, end + 1, CHUNK):
+                yield bytes(min(CHUNK, end + 1 - offset))
+            return
         with self.path.open("rb") as handle:
             handle.seek(start)
             remaining = end - start + 1
@@ -138,6 +143,11 @@ class Bucket:
         if stored.name not in self.objects:
             bisect.insort(self.names, stored.name)
         self.objects[stored.name] = stored
+
+    def put_many(self, stored: Iterable[StoredObject]) -> None:
+        """Add many objects at once: one sort instead of an insertion each."""
+        self.objects.update((item.name, item) for item in stored)
+        self.names = sorted(self.objects)
 
     def remove(self, name: str) -> None:
         del self.objects[name]
@@ -319,6 +329,23 @@ class OciApiServer:
         return self.store(
             bucket, StoredObject(name, info.st_size, etag, "", modified, modified, path=path)
         )
+
+    def put_generated(
+        self,
+        bucket: str,
+        sizes: Iterable[tuple[str, int]],
+        created: datetime | None = None,
+        tier: str = "Standard",
+    ) -> None:
+        """Hold many (name, size) objects cheaply: no bytes kept, zeros generated on reading."""
+        moment = created or datetime.now(UTC)
+        batch = uuid.uuid4().hex[:16]
+        stored = (
+            StoredObject(name, size, f"{batch}{index:08x}", "", moment, moment, tier=tier)
+            for index, (name, size) in enumerate(sizes)
+        )
+        with self._lock:
+            self.bucket(bucket).put_many(stored)
 
     def put_folder(self, bucket: str, root: Path, prefix: str = "") -> None:
         """Serve every file below `root` as an object named by its relative path."""
@@ -641,7 +668,7 @@ class OciApiServer:
             "md5": stored.md5 or None,
             "timecreated": iso(stored.created),
             "timemodified": iso(stored.modified),
-            "storagetier": "Standard",
+            "storagetier": stored.tier,
             "archivalstate": None,
         }
         return {FIELD_NAMES.get(f, f): values[f] for f in sorted(fields | {"name"})}
@@ -688,7 +715,7 @@ class OciApiServer:
             "last-modified": format_datetime(stored.modified, usegmt=True),
             "accept-ranges": "bytes",
             "content-type": stored.content_type,
-            "storage-tier": "Standard",
+            "storage-tier": stored.tier,
             "version-id": stored.etag[:16],
         }
         if stored.md5:

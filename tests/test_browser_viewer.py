@@ -33,7 +33,7 @@ def new_page(browser, name: str, **options) -> Iterator[Page]:
     options.setdefault("viewport", {"width": 1280, "height": 900})
     context = browser.new_context(**options)
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(30_000)
     try:
         yield page
     finally:
