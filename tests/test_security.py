@@ -341,6 +341,17 @@ def test_binary_and_huge_playlists_say_the_playlist_is_broken(page, secure_app):
     assert "Traceback" not in secure_app.log()
 
 
+@pytest.mark.browser
+def test_the_stats_page_reports_the_hostile_playlists(page, secure_app):
+    sign_in(page, secure_app.url, MUM, MUM_PASSWORD)
+    page.get_by_role("link", name="Library stats").click()
+    expect(page.get_by_role("button", name="Scan again")).to_be_visible(timeout=60_000)
+    # Binary and Huge cannot be used; Foreign's key and three segments live on another host.
+    expect(page.get_by_text("Playlist that cannot be used: 2")).to_be_visible()
+    expect(page.get_by_text("Playlist pointing outside its folder: 4")).to_be_visible()
+    assert "Traceback" not in secure_app.log()
+
+
 def test_a_huge_playlist_is_refused_before_a_byte_is_sent(secure_app):
     token = SIGNER.issue("Hostile/Huge.hls/", ADMIN, 600)
     connection, response = raw_get(secure_app.url, media_url(token, "Hostile/Huge.hls/output.m3u8"))
