@@ -143,34 +143,52 @@ async def http_session(base: str, paths: list[str], deadline: float, tally: Tall
             tally.fail(type(error).__name__)
 
 
-async def browser_sessions(base: str, count: int, deadline: float, tally: Tally) -> None:
-    """Sign in `count` Chromium pages, then reload each until `deadline`."""
-    from playwright.async_api import async_playwright
+class BrowserSessions:
+    """Signed-in Chromium pages (one context each) that reload the library page."""
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    def __init__(self, base: str, count: int) -> None:
+        self.base = base
+        self.count = count
+        self.pages: list = []
 
-        async def one() -> None:
-            context = await browser.new_context()
-            page = await context.new_page()
+    async def start(self) -> None:
+        """Launch Chromium and sign every page in (before the clock starts)."""
+        from playwright.async_api import async_playwright
+
+        self.playwright = await async_playwright().start()
+        self.browser = await self.playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+
+        async def one():
+            page = await (await self.browser.new_context()).new_page()
             page.set_default_timeout(60_000)
-            await page.goto(base)
+            await page.goto(self.base)
             await page.get_by_label("Username", exact=True).fill(ADMIN)
             await page.get_by_label("Password", exact=True).fill(ADMIN_PASSWORD)
             await page.get_by_role("button", name="Sign in", exact=True).click()
-            await page.get_by_role("tab", name="Bench", exact=True).wait_for()
-            while time.monotonic() < deadline:
-                began = time.monotonic()
-                try:
-                    await page.reload()
-                    await page.get_by_role("button", name="Title 00", exact=True).wait_for()
-                    tally.first_byte.append(time.monotonic() - began)
-                except Exception as error:  # a timed-out reload is an error to count, not a crash
-                    tally.fail(type(error).__name__)
-            await context.close()
+            await page.get_by_role("button", name="Title 00", exact=True).wait_for()
+            return page
 
-        await asyncio.gather(*(one() for _ in range(count)))
-        await browser.close()
+        self.pages = list(await asyncio.gather(*(one() for _ in range(self.count))))
+
+    async def reload(self, page, deadline: float, tally: Tally) -> None:
+        """Reload `page` until `deadline`; each reload ends when the titles are drawn."""
+        while time.monotonic() < deadline:
+            began = time.monotonic()
+            try:
+                await page.reload()
+                await page.get_by_role("button", name="Title 00", exact=True).wait_for()
+                tally.first_byte.append(time.monotonic() - began)
+            except Exception as error:  # a timed-out reload is an error to count, not a crash
+                tally.fail(f"{type(error).__name__}: {str(error).splitlines()[0][:120]}")
+
+    async def run(self, deadline: float, tally: Tally) -> None:
+        await asyncio.gather(*(self.reload(page, deadline, tally) for page in self.pages))
+
+    async def close(self) -> None:
+        await self.browser.close()
+        await self.playwright.stop()
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -199,10 +217,14 @@ async def run(args: argparse.Namespace, base: str, names: list[str], pid: int) -
         httpx.AsyncClient(base_url=base, timeout=TIMEOUT, limits=limits)
         for _ in range(args.clients)
     ]
-    # Warm up (first page, first reads), then measure the resident set the load starts from.
+    # Warm up (first page, first reads; browser sessions sign in), then measure the resident
+    # set the load starts from.
     async with httpx.AsyncClient(base_url=base, timeout=TIMEOUT) as warm:
         for path in page_paths:
             (await warm.get(path)).raise_for_status()
+    browsers = BrowserSessions(base, args.sessions) if args.sessions_kind == "browser" else None
+    if browsers is not None:
+        await browsers.start()
     rss_start = rss_mb(pid)
     started = time.monotonic()
     deadline = started + args.seconds
@@ -212,8 +234,8 @@ async def run(args: argparse.Namespace, base: str, names: list[str], pid: int) -
             samples.append(rss_mb(pid))
             await asyncio.sleep(1)
 
-    if args.sessions_kind == "browser":
-        sessions = [browser_sessions(base, args.sessions, deadline, pages)]
+    if browsers is not None:
+        sessions = [browsers.run(deadline, pages)]
     else:
         sessions = [http_session(base, page_paths, deadline, pages) for _ in range(args.sessions)]
     await asyncio.gather(
@@ -222,14 +244,17 @@ async def run(args: argparse.Namespace, base: str, names: list[str], pid: int) -
         *sessions,
     )
     elapsed = time.monotonic() - started
+    rss_end = rss_mb(pid)  # before the browser sessions end
     for client in clients:
         await client.aclose()
+    if browsers is not None:
+        await browsers.close()
     return {
         "streams": streams,
         "pages": pages,
         "elapsed": elapsed,
         "rss_start": rss_start,
-        "rss_end": rss_mb(pid),
+        "rss_end": rss_end,
         "rss_peak": max(samples, default=rss_start),
     }
 
