@@ -332,6 +332,21 @@ def test_a_storage_outage_gets_503_then_the_media_route_recovers(
     assert "Traceback" not in oci_app.log()
 
 
+def test_a_stalled_storage_answer_ends_in_503_not_a_hanging_request(oci, oci_app, fixture_library):
+    # The bucket holds the answer longer than the app's 30 s read timeout, which also spends
+    # the retries' 30 s budget: the viewer gets a clear 503 instead of waiting forever.
+    fault = oci.server.inject(Fault("slow", path_contains="/o/Years/2024.mp4", delay=45))
+    response = open_media(oci_app.url, "Years/2024.mp4", timeout=90)
+    assert response.status == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.read() == b"The video storage is not answering; try again shortly."
+    assert fault.hits == 1
+    again = open_media(oci_app.url, "Years/2024.mp4")
+    assert again.status == 200
+    assert again.read() == (fixture_library.root / "Years/2024.mp4").read_bytes()
+    assert "Traceback" not in oci_app.log()
+
+
 def test_a_signature_from_the_wrong_key_is_refused(oci, tmp_path):
     impostor, _ = new_key_pair()
     (tmp_path / "impostor.pem").write_bytes(private_pem(impostor))
