@@ -16,6 +16,7 @@ import streamlit as st
 from starlette.middleware import Middleware
 
 from lib.accounts import AccountsError
+from lib.headers import SecurityHeaders
 from lib.media import IdentityEncoding, MediaEndpoint, media_routes
 from lib.player import asset_routes
 from lib.services import Services, build_services, install
@@ -59,10 +60,17 @@ endpoint = MediaEndpoint(
     direct=services.direct,
 )
 share_page = SharePage(
-    services.shares, services.library, services.signer, services.settings.token_seconds
+    services.shares,
+    services.library,
+    services.signer,
+    services.settings.token_seconds,
+    media_sources=services.media_sources,
 )
 app = st.App(
     ENTRY_PAGE,
     routes=[*media_routes(endpoint), *share_routes(share_page), *asset_routes()],
-    middleware=[Middleware(IdentityEncoding)],
+    middleware=[
+        Middleware(SecurityHeaders, media_sources=services.media_sources),
+        Middleware(IdentityEncoding),
+    ],
 )

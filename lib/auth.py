@@ -1,8 +1,9 @@
-"""The login gate, drawn with streamlit-authenticator; nothing of the library runs before it.
+"""The login gate; nothing of the library runs before it.
 
-Two ways in: the username/password form, or "Sign in with your phone" (a QR code approved by
-a signed-in user, see lib/tv_signin.py). Both end in the same session_state keys and the
-same login cookie, so reloads, sign-out and revocation treat them alike.
+Two ways in: the username/password form (throttled, see lib/throttle.py), or "Sign in with
+your phone" (a QR code approved by a signed-in user, see lib/tv_signin.py). Both end in
+streamlit-authenticator's session_state keys and login cookie, so reloads, sign-out and
+revocation treat them alike.
 
 Import this module from page scripts only: streamlit-authenticator registers its cookie
 component on import, which needs the running Streamlit runtime.
@@ -17,18 +18,19 @@ import streamlit_authenticator as stauth
 
 from lib.accounts import Accounts, User
 from lib.sessions import SignOuts, cookie_is_revoked
+from lib.throttle import SignInThrottle, check_sign_in
 from lib.tv_signin import DeviceSignIns, device_label, qr_png
 
 COOKIE_NAME = "homemovies_auth"
-LOGIN_FIELDS = {
-    "Form name": "Sign in",
-    "Username": "Username",
-    "Password": "Password",
-    "Login": "Sign in",
-}
-WRONG_LOGIN = "Incorrect username or password."
+FORM_TITLE = "Sign in"
+USERNAME_KEY = "sign_in_username"
+PASSWORD_KEY = "sign_in_password"  # noqa: S105 - a session_state key
+SIGN_IN_MESSAGE = "sign_in_message"  # why the last attempt failed, shown once under the form
+MAX_USERNAME = 64
+MAX_PASSWORD = 256
 DEVICE_PARAM = "device"  # query parameter carrying a device's code to the approving phone
-APPROVED_USER = "device_sign_in_user"  # set by the waiting TV once a phone approved it
+# Set by the password form's callback or by the waiting TV once a phone approved it.
+APPROVED_USER = "device_sign_in_user"
 DEVICE_REQUEST = "device_sign_in_request"  # (code, claim secret, matching code)
 POLL_SECONDS = 2
 
@@ -47,7 +49,7 @@ def _authenticator(accounts: Accounts, cookie_key: str, expiry_days: float) -> s
 
 
 def _sign_in_as(authenticator: stauth.Authenticate, user: User) -> None:
-    """Sign `user` in as the password form does: the same session_state keys and cookie."""
+    """Sign `user` in as streamlit-authenticator does: the same session_state keys and cookie."""
     st.session_state["email"] = None
     st.session_state["name"] = user.name
     st.session_state["roles"] = [user.role.value]
@@ -56,12 +58,51 @@ def _sign_in_as(authenticator: stauth.Authenticate, user: User) -> None:
     authenticator.cookie_controller.set_cookie()
 
 
+def _submit(accounts: Accounts, throttle: SignInThrottle) -> None:
+    """The form's callback: check the attempt (throttled), then forget the typed password."""
+    result = check_sign_in(
+        accounts,
+        throttle,
+        st.session_state.get(USERNAME_KEY) or "",
+        st.session_state.get(PASSWORD_KEY) or "",
+        st.context.ip_address,
+    )
+    st.session_state[PASSWORD_KEY] = ""
+    if result.user is not None:
+        st.session_state[APPROVED_USER] = result.user.username
+    else:
+        st.session_state[SIGN_IN_MESSAGE] = result.message
+
+
+def _password_form(accounts: Accounts, throttle: SignInThrottle) -> None:
+    """Draw the username/password form; the check runs in its callback, before the next run.
+
+    Drawn here rather than by streamlit-authenticator's login(): its attempt counter locks
+    an account for good and would let anyone lock the owner out (see lib/throttle.py).
+    """
+    with st.form("sign_in"):
+        st.subheader(FORM_TITLE)
+        st.text_input("Username", key=USERNAME_KEY, max_chars=MAX_USERNAME, autocomplete="username")
+        st.text_input(
+            "Password",
+            key=PASSWORD_KEY,
+            type="password",
+            max_chars=MAX_PASSWORD,
+            autocomplete="current-password",
+        )
+        st.form_submit_button(FORM_TITLE, on_click=_submit, args=(accounts, throttle))
+    message = st.session_state.pop(SIGN_IN_MESSAGE, None)
+    if message:
+        st.error(message)
+
+
 def require_login(
     accounts: Accounts,
     cookie_key: str,
     expiry_days: float,
     sign_outs: SignOuts,
     device_sign_ins: DeviceSignIns,
+    throttle: SignInThrottle,
 ) -> User:
     """Return the signed-in user; otherwise draw the sign-in options and stop the script."""
     raw_cookie = st.context.cookies.get(COOKIE_NAME)
@@ -81,14 +122,14 @@ def require_login(
         if approved is not None and not signed_in:
             _sign_in_as(authenticator, approved)
         try:
-            authenticator.login(location="main", fields=LOGIN_FIELDS)
+            # "unrendered": only the cookie is read here; the password form is ours.
+            authenticator.login(location="unrendered")
         except stauth.LoginError:
             st.session_state["authentication_status"] = None  # a cookie for a removed user
         status = st.session_state.get("authentication_status")
         user = accounts.get(st.session_state.get("username")) if status else None
         if user is None:
-            if status is False:
-                st.error(WRONG_LOGIN)
+            _password_form(accounts, throttle)
             _phone_sign_in(device_sign_ins)
             st.stop()
     with st.sidebar:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from email.utils import format_datetime
 from urllib.parse import quote
 
 import anyio
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
@@ -27,6 +29,7 @@ from lib.tokens import Grant, InvalidToken, TokenSigner
 
 ROUTE_PREFIX = "/video"
 MAX_CACHE_SECONDS = 3600
+MAX_PLAYLIST_BYTES = 8 * 1024 * 1024
 
 CONTENT_TYPES = {
     ".mp4": "video/mp4",
@@ -44,6 +47,12 @@ CONTENT_TYPES = {
 }
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 UNAVAILABLE = "The video storage is not answering; try again shortly."
+# Every answer that is not the object's bytes: never sniffed, cached or leaking its URL.
+ERROR_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+}
 
 log = logging.getLogger("homemovies.media")
 
@@ -67,26 +76,28 @@ def content_type(name: str) -> str:
     )
 
 
+_RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", re.ASCII | re.IGNORECASE)
+MAX_RANGE_DIGITS = 20  # more than any object size; longer numbers are not worth parsing
+
+
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """Given a Range header and the object size, return the inclusive (start, end) to send.
 
     None means "send the whole object": no header, a unit other than bytes, a syntax we do
     not understand or several ranges (RFC 9110 lets a server ignore Range). Raises
-    RangeNotSatisfiable when a well-formed single range lies outside the object.
+    RangeNotSatisfiable when a well-formed single range lies outside the object. Only ASCII
+    digits count: '²' or '١' are digits to str.isdigit() but not in a Range header.
     """
-    if not header:
+    match = _RANGE.fullmatch(header or "")
+    if match is None:
         return None
-    unit, _, spec = header.strip().partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
+    first, last = match.groups()
+    if first == "" and last == "":
         return None
-    first, dash, last = spec.strip().partition("-")
-    first, last = first.strip(), last.strip()
-    if not dash or not (first.isdigit() or first == "") or not (last.isdigit() or last == ""):
-        return None
-    if len(first) > 20 or len(last) > 20:
+    if len(first) > MAX_RANGE_DIGITS or len(last) > MAX_RANGE_DIGITS:
         raise RangeNotSatisfiable(header)
     if first == "":
-        if last == "" or int(last) == 0 or size == 0:
+        if int(last) == 0 or size == 0:
             raise RangeNotSatisfiable(header)
         return max(size - int(last), 0), size - 1
     start = int(first)
@@ -96,10 +107,16 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-async def _stream(chunks: Iterator[bytes], name: str) -> AsyncIterator[bytes]:
-    """Yield chunks read in a worker thread; always close the upstream read."""
+async def _stream(chunks: Iterator[bytes], name: str, length: int) -> AsyncIterator[bytes]:
+    """Yield the `length` bytes read in a worker thread; always close the upstream read.
+
+    Ending early (storage failed, or the file shrank while it was served) raises StreamCut:
+    the Content-Length has been promised, so the connection must close instead.
+    """
+    sent = 0
     try:
         while (chunk := await anyio.to_thread.run_sync(next, chunks, None)) is not None:
+            sent += len(chunk)
             yield chunk
             del chunk  # let the sent chunk go before the next read: one chunk per client
     except StorageError as error:
@@ -110,6 +127,9 @@ async def _stream(chunks: Iterator[bytes], name: str) -> AsyncIterator[bytes]:
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
+    if sent < length:
+        log.warning("%r ended %d bytes early (changed while served)", name, length - sent)
+        raise StreamCut
 
 
 class StreamCut(Exception):
@@ -206,8 +226,7 @@ class MediaEndpoint:
         except StorageError as error:
             log.warning("direct link for %r failed: %s", name, error)
             raise HTTPException(503, UNAVAILABLE, {"Retry-After": "5"}) from None
-        headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-        return RedirectResponse(url, status_code=302, headers=headers)
+        return RedirectResponse(url, status_code=302, headers=dict(ERROR_HEADERS))
 
     def headers(self, info: ObjectInfo, grant: Grant) -> dict[str, str]:
         """Return the headers every successful media response carries."""
@@ -227,6 +246,10 @@ class MediaEndpoint:
 
     async def object_response(self, request: Request, info: ObjectInfo, grant: Grant) -> Response:
         """Return a 200/206/416 response streaming the requested bytes of `info`."""
+        if info.name.endswith(".m3u8") and info.size > MAX_PLAYLIST_BYTES:
+            # Hours of video list in well under a megabyte; this one would only choke a player.
+            log.warning("refused to serve %r: a %d-byte playlist", info.name, info.size)
+            raise HTTPException(422, "This playlist is too large to be a video's.")
         headers = self.headers(info, grant)
         if request.query_params.get("download") == "1":
             filename = info.name.rsplit("/", 1)[-1]
@@ -252,13 +275,14 @@ class MediaEndpoint:
         except StorageError as error:
             log.warning("read of %r failed: %s", info.name, error)
             raise HTTPException(503, UNAVAILABLE, {"Retry-After": "5"}) from None
-        return MediaStream(_stream(chunks, info.name), status_code=status, headers=headers)
+        return MediaStream(
+            _stream(chunks, info.name, end - start + 1), status_code=status, headers=headers
+        )
 
     @staticmethod
     def error_response(status: int, detail: str, headers: dict[str, str] | None) -> Response:
         """Return a short plain-text error that browsers will not sniff or cache."""
-        all_headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
-        all_headers.update(headers or {})
+        all_headers = {**ERROR_HEADERS, **(headers or {})}
         return Response(detail, status_code=status, headers=all_headers, media_type="text/plain")
 
 
@@ -314,6 +338,30 @@ class LinkBook:
         return url + "?download=1" if download else url
 
 
+class NoMedia:
+    """Anything under the prefix that is not /video/<token>/<name>: 404, with our headers."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await MediaEndpoint.error_response(404, "Not found.", None)(scope, receive, send)
+
+
+class WholePathConvertor(PathConvertor):
+    """Starlette's `path`, but crossing newlines: with `.*`, a name ending in a decoded %0A
+    matched without it (`$` matches before a final newline) and one with a newline inside
+    matched no route, so the router answered with a redirect instead of our 404."""
+
+    regex = "(?s:.*)"
+
+
 def media_routes(endpoint: MediaEndpoint) -> list[Route]:
-    """Return the Starlette routes serving media through `endpoint`."""
-    return [Route(ROUTE_PREFIX + "/{token}/{path:path}", endpoint, methods=["GET", "HEAD"])]
+    """Return the Starlette routes serving media through `endpoint`.
+
+    Every method reaches the endpoint (it answers 405 itself), so even refusals carry its
+    headers; so does a malformed path below the prefix.
+    """
+    # Starlette keeps convertors in one registry; registering ours again is harmless.
+    register_url_convertor("wholepath", WholePathConvertor())
+    return [
+        Route(ROUTE_PREFIX + "/{token}/{path:wholepath}", endpoint),
+        Route(ROUTE_PREFIX + "/{rest:wholepath}", NoMedia()),
+    ]

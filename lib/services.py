@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lib.accounts import Accounts
+from lib.accounts import Accounts, build_accounts
 from lib.library import Library
 from lib.positions import Positions
 from lib.sessions import SignOuts
@@ -23,6 +23,7 @@ from lib.shares import Shares, share_id_of
 from lib.stats import LibraryStats
 from lib.storage import Storage
 from lib.storage_local import LocalStorage
+from lib.throttle import SignInThrottle
 from lib.tokens import TokenSigner, derive_key
 from lib.tv_signin import DeviceSignIns
 
@@ -44,9 +45,12 @@ class Services:
     shares: Shares
     cookie_key: str = field(repr=False)
     sign_outs: SignOuts = field(default_factory=SignOuts)
-    # --delivery par: (scope, name) -> a direct URL the media route redirects to.
+    # --delivery par: (scope, name) -> a direct URL the media route redirects to, and the
+    # hosts those URLs are on (pages must allow the browser to play from them).
     direct: Callable[[str, str], str] | None = None
+    media_sources: tuple[str, ...] = ()
     device_sign_ins: DeviceSignIns = field(default_factory=DeviceSignIns)
+    throttle: SignInThrottle = field(default_factory=SignInThrottle)
 
     def may_watch(self, holder: str) -> bool:
         """Return whether a media token's holder (a user or a share link) may still watch."""
@@ -80,13 +84,16 @@ def build_services(settings: Settings) -> Services:
     cookie_key = settings.cookie_key or secrets.token_urlsafe(32)
     storage = build_storage(settings, auth)
     direct = None
+    media_sources: tuple[str, ...] = ()
     if settings.delivery == "par":
+        from lib.headers import par_sources
         from lib.par import ParLinks
         from lib.storage_oci import OciStorage
 
         assert isinstance(storage, OciStorage), "settings.validate allows par only for OCI"
         direct = ParLinks(storage, lifetime=settings.token_seconds).url
-    accounts = Accounts.single_admin(settings.username or "", settings.password or "")
+        media_sources = par_sources(storage.endpoint)
+    accounts = build_accounts(settings.users, settings.username, settings.password)
     return Services(
         settings=settings,
         storage=storage,
@@ -97,8 +104,9 @@ def build_services(settings: Settings) -> Services:
         positions=Positions(storage),
         shares=Shares(storage, TokenSigner(derive_key(cookie_key, "homemovies share link v1"))),
         cookie_key=cookie_key,
-        sign_outs=SignOuts(keep_seconds=settings.cookie_expiry_days * 86400),
+        sign_outs=SignOuts(keep_seconds=settings.cookie_expiry_days * 86400, storage=storage),
         direct=direct,
+        media_sources=media_sources,
     )
 
 

@@ -1,42 +1,80 @@
 """Sign-outs enforced on the server.
 
 The browser may keep a copy of the login cookie after signing out, so every cookie issued to
-a user before their last sign-out is refused until it would have expired anyway.
+a user before their last sign-out is refused until it would have expired anyway. With a
+storage backend the list is kept under `.homemovies/state/` so it survives a restart.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 
 import jwt
 
+from lib.appstate import CorruptState, read_json, state_name, write_json
+from lib.storage import Storage, StorageError
+
+STATE_NAME = state_name("sessions", "sign-outs")
+
+log = logging.getLogger("homemovies.sessions")
+
 
 class SignOuts:
     """When each user last signed out; cookies issued before that are revoked."""
 
     def __init__(
-        self, keep_seconds: float = 7 * 86400, clock: Callable[[], float] = time.time
+        self,
+        keep_seconds: float = 7 * 86400,
+        clock: Callable[[], float] = time.time,
+        storage: Storage | None = None,
     ) -> None:
         self._keep_seconds = keep_seconds
         self._clock = clock
+        self._storage = storage
         self._lock = threading.Lock()
-        self._signed_out: dict[str, float] = {}
+        self._signed_out: dict[str, float] | None = None if storage is not None else {}
+
+    def _loaded(self) -> dict[str, float]:
+        """The sign-outs, read from storage on first use; lock held."""
+        if self._signed_out is None:
+            self._signed_out = self._read()
+        return self._signed_out
+
+    def _read(self) -> dict[str, float]:
+        try:
+            stored = read_json(self._storage, STATE_NAME) or {}
+        except (CorruptState, StorageError) as error:
+            # Unreadable: revocations made before this start are lost, later ones still work.
+            log.warning("sign-outs could not be read, starting without them: %s", error)
+            return {}
+        if not isinstance(stored, dict):
+            return {}
+        return {
+            str(user): float(at)
+            for user, at in stored.items()
+            if isinstance(at, int | float) and not isinstance(at, bool)
+        }
 
     def record(self, username: str) -> None:
         """Note that `username` signed out now; forget sign-outs whose cookies have all expired."""
         now = self._clock()
         with self._lock:
-            self._signed_out = {
-                u: t for u, t in self._signed_out.items() if t >= now - self._keep_seconds
-            }
-            self._signed_out[username.lower()] = now
+            kept = {u: t for u, t in self._loaded().items() if t >= now - self._keep_seconds}
+            kept[username.lower()] = now
+            self._signed_out = kept
+            if self._storage is not None:
+                try:
+                    write_json(self._storage, STATE_NAME, kept)
+                except StorageError as error:
+                    log.warning("sign-out of %r kept in memory only: %s", username, error)
 
     def revokes(self, username: str, issued_at: float) -> bool:
         """Return whether a cookie issued to `username` at `issued_at` is revoked."""
         with self._lock:
-            signed_out = self._signed_out.get(username.lower())
+            signed_out = self._loaded().get(username.lower())
         return signed_out is not None and issued_at <= signed_out
 
 

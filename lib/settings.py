@@ -60,6 +60,11 @@ OPTIONS: tuple[Option, ...] = (
         metavar="TEXT",
     ),
     Option(
+        "users",
+        "a YAML file of users (bcrypt-hashed passwords, role admin or viewer; see README)",
+        metavar="FILE",
+    ),
+    Option(
         "os_endpoint",
         f"Object Storage endpoint (default: the region's, else {DEFAULT_OS_ENDPOINT})",
         metavar="URL",
@@ -143,6 +148,7 @@ class Settings:
     secret: str | None = None
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    users: Path | None = None
     os_endpoint: str | None = None
     oci_config: str | None = None
     oci_profile: str | None = None
@@ -271,8 +277,9 @@ def load_settings(
         raise SettingsError(
             f"Unknown setting {first!r} in the [{SECRETS_TABLE}] table of secrets.toml."
         )
-    if values["library"] is not None:
-        values["library"] = Path(values["library"]).expanduser()
+    for name in ("library", "users"):
+        if values[name] is not None:
+            values[name] = Path(values[name]).expanduser()
     settings = Settings(**values, warnings=tuple(warnings))
     validate(settings)
     return settings
@@ -298,6 +305,8 @@ def validate(settings: Settings) -> None:
         raise SettingsError(
             f"--library {settings.library} is not a folder; pass an existing folder."
         )
+    if settings.users is not None and not settings.users.is_file():
+        raise SettingsError(f"--users {settings.users} is not a file; pass the users YAML file.")
     if settings.instance_principal and settings.resource_principal:
         raise SettingsError("Pass --instance_principal or --resource_principal, not both.")
     if (settings.instance_principal or settings.resource_principal) and (
@@ -321,14 +330,18 @@ def validate(settings: Settings) -> None:
 
 
 def require_login(settings: Settings) -> None:
-    """Raise SettingsError unless the settings name a source bucket or folder and a login."""
+    """Raise SettingsError unless the settings name a source bucket or folder and a login:
+    a users file, the single admin's username and password, or both."""
     if settings.library is None and not settings.bucket:
         raise SettingsError("Pass --bucket NAME (or a 'bucket' secret in the Vault).")
-    if not (settings.username and settings.password):
+    if settings.users is None and not (settings.username and settings.password):
         raise SettingsError(
             "Set HOMEMOVIES_USERNAME and HOMEMOVIES_PASSWORD (or pass --username and --password) "
-            "for the user who logs in."
+            "for the user who logs in, or pass --users FILE."
         )
+    if bool(settings.username) != bool(settings.password):
+        missing = "--password (HOMEMOVIES_PASSWORD)" if settings.username else "--username"
+        raise SettingsError(f"Pass {missing} too: the single admin needs both.")
 
 
 def settings_or_exit(argv: Sequence[str]) -> Settings:

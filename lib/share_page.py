@@ -59,13 +59,15 @@ def _page(title: str, body: str, nonce: str) -> str:
     )
 
 
-def _headers(nonce: str) -> dict[str, str]:
-    # The URL holds a capability: keep it out of caches, referrers and frames.
+def _headers(nonce: str, media_sources: tuple[str, ...] = ()) -> dict[str, str]:
+    # The URL holds a capability: keep it out of caches, referrers and frames. With
+    # --delivery par the media come (by redirect) from the PAR hosts.
+    extra = "".join(f" {source}" for source in media_sources)
     policy = (
         "default-src 'none'; "
         f"script-src 'self' 'nonce-{nonce}'; style-src 'self' 'nonce-{nonce}'; "
-        "img-src 'self'; media-src 'self' blob:; connect-src 'self'; worker-src blob:; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        f"img-src 'self'{extra}; media-src 'self' blob:{extra}; connect-src 'self'{extra}; "
+        "worker-src blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
     return {
         "Cache-Control": "no-store",
@@ -84,6 +86,7 @@ class SharePage:
     media_signer: TokenSigner
     token_seconds: int
     clock: Callable[[], float] = time.time
+    media_sources: tuple[str, ...] = ()  # --delivery par: the hosts of the PARs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self.get_response(Request(scope, receive))
@@ -101,7 +104,9 @@ class SharePage:
         if video is None:
             return self.message(404, GONE_TITLE, GONE_TEXT, nonce)
         subtitles = await run_in_threadpool(self.library.subtitles, video)
-        return HTMLResponse(self.render(share, video, subtitles, nonce), headers=_headers(nonce))
+        return HTMLResponse(
+            self.render(share, video, subtitles, nonce), headers=_headers(nonce, self.media_sources)
+        )
 
     def lookup(self, token: str) -> tuple[Share | None, Video | None]:
         """Return the live share behind `token` and its title, if both still exist."""
@@ -141,7 +146,11 @@ class SharePage:
     def message(self, status: int, title: str, text: str, nonce: str) -> Response:
         """Return a page saying only `title` and `text`."""
         body = f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
-        return HTMLResponse(_page(title, body, nonce), status_code=status, headers=_headers(nonce))
+        return HTMLResponse(
+            _page(title, body, nonce),
+            status_code=status,
+            headers=_headers(nonce, self.media_sources),
+        )
 
 
 def share_routes(page: SharePage) -> list[Route]:

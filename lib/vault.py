@@ -94,7 +94,9 @@ def with_vault_secrets(settings: Settings, auth: OciAuth) -> Settings:
     settings = replace(
         settings, **{SECRET_FIELDS[name]: value for name, value in found.items() if value}
     )
-    missing = [name for name in REQUIRED if getattr(settings, SECRET_FIELDS[name]) is None]
+    # With a users file the Vault's single admin is optional (but still an admin if given).
+    required = REQUIRED if settings.users is None else ("bucket",)
+    missing = [name for name in required if getattr(settings, SECRET_FIELDS[name]) is None]
     if missing:
         names = " and ".join(repr(name) for name in missing)
         plural = "s" if len(missing) > 1 else ""

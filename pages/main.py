@@ -13,6 +13,7 @@ user = require_login(
     services.settings.cookie_expiry_days,
     services.sign_outs,
     services.device_sign_ins,
+    services.throttle,
 )
 st.session_state["user"] = user
 if DEVICE_PARAM in st.query_params:  # a phone approving a TV's sign-in (lib/tv_signin.py)

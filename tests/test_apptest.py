@@ -14,7 +14,8 @@ from lib.positions import Positions
 from lib.services import build_services, current, install
 from lib.settings import Settings
 from lib.storage_local import LocalStorage
-from tests.conftest import ADMIN, ADMIN_PASSWORD, COOKIE_KEY, REPO, CountingStorage
+from lib.throttle import SignInThrottle
+from tests.conftest import ADMIN, ADMIN_PASSWORD, COOKIE_KEY, REPO, CountingStorage, FakeClock
 
 ENTRY = str(REPO / "pages" / "main.py")
 
@@ -64,6 +65,40 @@ def test_unknown_user_gets_the_same_error(app):
     app.run()
     sign_in(app, "nobody", ADMIN_PASSWORD)
     assert [error.value for error in app.error] == ["Incorrect username or password."]
+
+
+def test_the_password_is_not_kept_after_an_attempt(app):
+    app.run()
+    sign_in(app, ADMIN, "wrong password")
+    values = {field.label: field.value for field in app.text_input}
+    assert values == {"Username": ADMIN, "Password": ""}
+
+
+def test_sixth_attempt_is_refused_for_any_username_and_the_owner_gets_in_after_the_wait(
+    fixture_library, storage
+):
+    settings = Settings(
+        library=fixture_library.root, username=ADMIN, password=ADMIN_PASSWORD, cookie_key=COOKIE_KEY
+    )
+    clock = FakeClock()
+    services = build_services(settings)
+    install(replace(services, library=Library(storage), throttle=SignInThrottle(clock=clock)))
+    at = AppTest.from_file(ENTRY, default_timeout=30).run()
+    for username in (ADMIN, "nobody"):
+        for _ in range(5):
+            sign_in(at, username, "wrong password")
+            assert [error.value for error in at.error] == ["Incorrect username or password."]
+    throttled = ["Too many failed sign-ins. Wait 1 s, then try again."]
+    sign_in(at, ADMIN, ADMIN_PASSWORD)  # even the right password waits its turn
+    assert [error.value for error in at.error] == throttled
+    sign_in(at, "nobody", ADMIN_PASSWORD)
+    assert [error.value for error in at.error] == throttled
+    assert len(at.tabs) == 0 and storage.calls == []
+    clock.now += 1
+    sign_in(at, ADMIN, ADMIN_PASSWORD)
+    at.run()
+    assert not at.exception
+    assert [tab.label for tab in at.tabs] == ["Events", "Years", "Unsorted"]
 
 
 def test_tabs_after_login(app):

@@ -61,7 +61,9 @@ def big_app(oci, tmp_path_factory) -> Iterator[RunningApp]:
     stop_app(app)
 
 
-def test_a_failing_folder_shows_a_message_and_other_tabs_keep_working(page, oci, oci_app):
+def test_a_failing_folder_shows_a_message_other_tabs_keep_working_and_it_recovers(
+    page, oci, oci_app
+):
     listing_years = {"prefix": "Years/", "delimiter": "/"}
     oci.server.inject(Fault("status", path_contains="/o", query=listing_years, times=1000))
     try:
@@ -79,6 +81,11 @@ def test_a_failing_folder_shows_a_message_and_other_tabs_keep_working(page, oci,
         wait_until_playing(page)
     finally:
         oci.server.clear_faults()
+    # The storage is back: a refresh lists the folder again.
+    page.get_by_role("button", name="Refresh library").click()
+    open_tab(page, "Years")
+    expect(page.get_by_role("button", name="2024", exact=True)).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Could not list Years")).to_have_count(0)
     assert "Traceback" not in oci_app.log()
 
 

@@ -8,10 +8,12 @@ the path before the app sees it.
 from __future__ import annotations
 
 import http.client
+import importlib.metadata
 from email.message import Message
 from urllib.parse import urlsplit
 
 import pytest
+from packaging.version import Version
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -20,7 +22,16 @@ from lib.settings import Settings
 from lib.storage_local import LocalStorage
 from lib.storage_oci import oci_storage
 from lib.tokens import TokenSigner, derive_key
-from tests.conftest import ADMIN, COOKIE_KEY, OCI_BUCKET, ODD_HLS, ODD_MP4, SECRET_TEXT
+from tests.conftest import (
+    ADMIN,
+    COOKIE_KEY,
+    OCI_BUCKET,
+    ODD_HLS,
+    ODD_MP4,
+    REPO,
+    SECRET_TEXT,
+    FakeClock,
+)
 
 SIGNER = TokenSigner(derive_key(COOKIE_KEY, "homemovies media token v1"))
 
@@ -82,16 +93,44 @@ def test_open_ended_and_suffix_ranges(client, fixture_library):
     assert response.content == data[10:]
 
 
-@pytest.mark.parametrize("header", ["bytes=999999999-", "bytes=5-2", "bytes=-0"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "bytes=999999999-",
+        "bytes=5-2",
+        "bytes=-0",
+        "bytes=" + "9" * 5000 + "-",
+        "bytes=0-" + "9" * 30,
+        "bytes=-" + "9" * 30,
+    ],
+)
 def test_unsatisfiable_range_gets_416(client, fixture_library, header):
     response = client.get(url("Years/2024.mp4"), headers={"Range": header})
     assert response.status_code == 416
     assert response.headers["content-range"] == f"bytes */{fixture_library.sizes['Years/2024.mp4']}"
 
 
-@pytest.mark.parametrize("header", ["bytes=abc", "items=0-1", "bytes=0-1,4-5", "bytes"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "bytes=abc",
+        "items=0-1",
+        "bytes=0-1,4-5",
+        "bytes=0-1, 2-3, 4-5",
+        "bytes",
+        "bytes=-",
+        "bytes=--1",
+        "bytes=1-2-3",
+        "bytes=0x10-",
+        "bytes=\u00b2-",  # a superscript two: a digit to str.isdigit(), not to a Range header
+        "bytes=0-\u00b9",
+        "bytes=1e3-",
+        "bytes=" + "0-1," * 2000,
+    ],
+)
 def test_range_we_do_not_serve_gets_the_whole_file(client, fixture_library, header):
-    response = client.get(url("Years/2024.mp4"), headers={"Range": header})
+    # As bytes: a server hands Starlette any byte in a header, decoded as Latin-1.
+    response = client.get(url("Years/2024.mp4"), headers={"Range": header.encode("latin-1")})
     assert response.status_code == 200
     assert len(response.content) == fixture_library.sizes["Years/2024.mp4"]
 
@@ -159,8 +198,83 @@ def test_missing_object_inside_scope_gets_404(client):
     assert client.get(url("Years/2022.hls/", "Years/2022.hls/output999.ts")).status_code == 404
 
 
+def test_a_name_with_a_newline_after_it_is_not_that_name(client):
+    # Starlette's `path` matched "2024.mp4\n" as "2024.mp4" (`$` matches before a final newline).
+    assert client.get(url("Years/2024.mp4") + "%0A").status_code == 404
+    assert client.get(url("Years/2024.mp4") + "%0A/").status_code == 404
+
+
 def test_post_is_not_allowed(client):
     assert client.post(url("Years/2024.mp4")).status_code == 405
+
+
+def assert_safety_headers(headers, token_seconds_left: float | None = None) -> None:
+    """nosniff, no referrer, and a cache lifetime no longer than the token's."""
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    cache = headers["cache-control"]
+    if cache != "no-store":
+        assert cache.startswith("private, max-age=")
+        assert token_seconds_left is not None
+        assert int(cache.removeprefix("private, max-age=")) <= token_seconds_left
+
+
+def test_every_media_answer_carries_the_safety_headers(client):
+    good = url("Years/2024.mp4", ttl=600)
+    answers = {
+        "200": client.get(good),
+        "206": client.get(good, headers={"Range": "bytes=0-1"}),
+        "416": client.get(good, headers={"Range": "bytes=5-2"}),
+        "HEAD": client.head(good),
+        "403 forged": client.get("/video/forged.token/Years/2024.mp4"),
+        "403 removed user": client.get(url("Years/2024.mp4", user="removed")),
+        "404 outside scope": client.get(url("Years/2024.mp4", "Events/Wedding.mp4")),
+        "404 missing": client.get(url("Years/2022.hls/", "Years/2022.hls/nothing.ts")),
+        "404 no name": client.get("/video/just-a-token"),
+        "405": client.delete(good),
+    }
+    statuses = {label: answer.status_code for label, answer in answers.items()}
+    assert statuses == {
+        "200": 200,
+        "206": 206,
+        "416": 416,
+        "HEAD": 200,
+        "403 forged": 403,
+        "403 removed user": 403,
+        "404 outside scope": 404,
+        "404 missing": 404,
+        "404 no name": 404,
+        "405": 405,
+    }
+    for answer in answers.values():
+        assert_safety_headers(answer.headers, token_seconds_left=600)
+
+
+@pytest.mark.parametrize(("ttl", "max_age"), [(90, 90), (7200, 3600), (1, 1)])
+def test_cache_lifetime_never_outlives_the_token(fixture_library, ttl, max_age):
+    clock = FakeClock()
+    signer = TokenSigner(SIGNER._key, clock=clock)
+    endpoint = MediaEndpoint(LocalStorage(fixture_library.root), signer, clock=clock)
+    token_url = media_url(signer.issue("Years/2024.mp4", ADMIN, ttl), "Years/2024.mp4")
+    with TestClient(Starlette(routes=media_routes(endpoint))) as client:
+        response = client.get(token_url, headers={"Range": "bytes=0-1"})
+        assert response.headers["cache-control"] == f"private, max-age={max_age}"
+        clock.now += ttl // 2
+        later = client.get(token_url, headers={"Range": "bytes=0-1"})
+        assert later.headers["cache-control"] == f"private, max-age={min(3600, ttl - ttl // 2)}"
+
+
+def test_starlette_is_not_the_release_with_the_range_header_dos():
+    # CVE-2025-62727: FileResponse (our hls.js asset route) took quadratic time merging a
+    # crafted Range header; fixed in 0.49.1.
+    installed = Version(importlib.metadata.version("starlette"))
+    assert installed >= Version("0.49.1")
+    pinned = next(
+        line.split("==")[1].split()[0]
+        for line in (REPO / "requirements.txt").read_text().splitlines()
+        if line.startswith("starlette==")
+    )
+    assert Version(pinned) == installed
 
 
 @pytest.mark.parametrize(
@@ -200,6 +314,17 @@ def raw_get(
 
 TRAVERSALS = [
     "../secret.txt",
+    "..//secret.txt",
+    "....//secret.txt",
+    "..;/secret.txt",
+    "%c0%ae%c0%ae/secret.txt",  # an over-long UTF-8 encoding of '..'
+    "%5c%5cserver%5cshare",
+    "..%255csecret.txt",
+    "a%01b",
+    "a%0a%0db",
+    "a%7f",
+    "a%0a/",  # no route matched a newline: Starlette's router answered with a redirect
+    "a" * 3000,
     "../../secret.txt",
     "%2e%2e/secret.txt",
     "..%2fsecret.txt",
@@ -219,9 +344,12 @@ def test_traversal_never_serves_the_secret_beside_the_library(local_app, scope, 
     token = SIGNER.issue(scope, ADMIN, 600)
     prefix = scope if scope.endswith("/") else ""
     for path in (f"/video/{token}/{prefix}{tail}", f"/video/{token}/{tail}"):
-        status, body, _ = raw_get(local_app.url, path)
+        status, body, headers = raw_get(local_app.url, path)
         assert SECRET_TEXT not in body
         assert status in (400, 403, 404), (path, status)
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["Cache-Control"] == "no-store"
 
 
 def test_real_server_serves_media_uncompressed_with_range(local_app, fixture_library):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import jwt
 
-from lib.sessions import SignOuts, cookie_is_revoked
+from lib.sessions import STATE_NAME, SignOuts, cookie_is_revoked
+from lib.storage_local import LocalStorage
 
 KEY = "cookie-key-" + "x" * 32
 
@@ -40,3 +41,23 @@ def test_sign_outs_are_forgotten_once_their_cookies_expired():
     sign_outs.record("bob")
     assert not sign_outs.revokes("alice", 900)
     assert sign_outs.revokes("bob", 1100)
+
+
+def test_sign_outs_survive_a_restart_through_storage(tmp_path):
+    storage = LocalStorage(tmp_path)
+    now = [1000.0]
+    SignOuts(clock=lambda: now[0], storage=storage).record("Alice")
+    assert (tmp_path / STATE_NAME).is_file()
+    after_restart = SignOuts(clock=lambda: now[0], storage=storage)
+    assert cookie_is_revoked(cookie("alice", issued_at=900), KEY, 7, after_restart)
+    assert not cookie_is_revoked(cookie("alice", issued_at=1001), KEY, 7, after_restart)
+
+
+def test_damaged_sign_outs_are_ignored_and_replaced(tmp_path, caplog):
+    storage = LocalStorage(tmp_path)
+    storage.write(STATE_NAME, b"\x00 not json")
+    sign_outs = SignOuts(storage=storage)
+    assert not sign_outs.revokes("alice", 0)
+    assert "sign-outs could not be read" in caplog.text
+    sign_outs.record("alice")
+    assert SignOuts(storage=storage).revokes("alice", 0)

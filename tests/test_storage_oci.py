@@ -261,9 +261,9 @@ def no_faults_left(oci):
 # ----- through the running app (`streamlit run` serving the loopback bucket) -----
 
 
-def open_media(app_url: str, scope: str) -> http.client.HTTPResponse:
+def open_media(app_url: str, scope: str, timeout: float = 30) -> http.client.HTTPResponse:
     parts = urlsplit(app_url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     connection.request("GET", media_url(SIGNER.issue(scope, ADMIN, 600), scope))
     return connection.getresponse()
 
@@ -305,6 +305,45 @@ def test_a_connection_dropped_mid_body_ends_the_response_and_the_app_stays_up(
     again = open_media(oci_app.url, "Events/Wedding.mp4")
     assert again.status == 200 and len(again.read()) == size
     wait_for(lambda: "failed mid-stream" in oci_app.log())
+    assert "Traceback" not in oci_app.log()
+
+
+@pytest.mark.parametrize(
+    ("status", "logged"), [(500, "500 InternalServerError"), (429, "throttling this app")]
+)
+def test_a_storage_outage_gets_503_then_the_media_route_recovers(
+    oci, oci_app, fixture_library, status, logged
+):
+    fault = Fault("status", path_contains="/o/Years/2024.mp4", status=status, times=1000)
+    oci.server.inject(fault)
+    try:
+        # Four tries with up to 8 s between them; the client would give up after 60 s.
+        response = open_media(oci_app.url, "Years/2024.mp4", timeout=60)
+        assert response.status == 503
+        assert response.headers["retry-after"] == "5"
+        assert response.read() == b"The video storage is not answering; try again shortly."
+        assert fault.hits >= 2, "the SDK retried before giving up"
+    finally:
+        oci.server.clear_faults()
+    again = open_media(oci_app.url, "Years/2024.mp4")
+    assert again.status == 200
+    assert again.read() == (fixture_library.root / "Years/2024.mp4").read_bytes()
+    wait_for(lambda: logged in oci_app.log())
+    assert "Traceback" not in oci_app.log()
+
+
+def test_a_stalled_storage_answer_ends_in_503_not_a_hanging_request(oci, oci_app, fixture_library):
+    # The bucket holds the answer longer than the app's 30 s read timeout, which also spends
+    # the retries' 30 s budget: the viewer gets a clear 503 instead of waiting forever.
+    fault = oci.server.inject(Fault("slow", path_contains="/o/Years/2024.mp4", delay=45))
+    response = open_media(oci_app.url, "Years/2024.mp4", timeout=90)
+    assert response.status == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.read() == b"The video storage is not answering; try again shortly."
+    assert fault.hits == 1
+    again = open_media(oci_app.url, "Years/2024.mp4")
+    assert again.status == 200
+    assert again.read() == (fixture_library.root / "Years/2024.mp4").read_bytes()
     assert "Traceback" not in oci_app.log()
 
 

@@ -17,7 +17,19 @@ def sign_in(page: Page, url: str, username: str = ADMIN, password: str = ADMIN_P
     page.get_by_role("button", name="Sign in", exact=True).click()
 
 
+def wait_until_settled(page: Page) -> None:
+    """Wait until the app's script run has finished (a user waits for the page to settle).
+
+    Streamlit redraws the tab bar from the finishing run's state, so a tab clicked while an
+    earlier run is still drawing can be switched back to the tab that run was drawing.
+    """
+    expect(page.locator('[data-testid="stApp"]')).to_have_attribute(
+        "data-test-script-state", "notRunning"
+    )
+
+
 def open_tab(page: Page, label: str) -> None:
+    wait_until_settled(page)
     tab = page.get_by_role("tab", name=label, exact=True)
     tab.click()
     expect(tab).to_have_attribute("aria-selected", "true")

@@ -159,7 +159,13 @@ function attachHls(state, Hls, url, toolbar) {
   let mediaRecoveries = 0;
   hls.on(Hls.Events.ERROR, (_event, info) => {
     if (!info.fatal) return;
-    if (info.type === Hls.ErrorTypes.MEDIA_ERROR && mediaRecoveries < MAX_MEDIA_RECOVERIES) {
+    // hls.js has already retried the playlist itself; startLoad() would not load it again.
+    const broken = Boolean(info.details && info.details.startsWith("manifest"));
+    if (broken) {
+      hls.destroy();
+      state.hls = null;
+      showError(state, "This video's playlist is missing or broken.");
+    } else if (info.type === Hls.ErrorTypes.MEDIA_ERROR && mediaRecoveries < MAX_MEDIA_RECOVERIES) {
       mediaRecoveries += 1;
       hls.recoverMediaError();
     } else if (info.type === Hls.ErrorTypes.NETWORK_ERROR && networkRetries < MAX_NETWORK_RETRIES) {
@@ -168,13 +174,7 @@ function attachHls(state, Hls, url, toolbar) {
     } else {
       hls.destroy();
       state.hls = null;
-      const broken = info.details && info.details.startsWith("manifest");
-      showError(
-        state,
-        broken
-          ? "This video's playlist is missing or broken."
-          : "This video stopped loading. Check your connection and try again."
-      );
+      showError(state, "This video stopped loading. Check your connection and try again.");
     }
   });
   state.hls = hls;
