@@ -28,11 +28,24 @@ def wait_until_settled(page: Page) -> None:
     )
 
 
-def open_tab(page: Page, label: str) -> None:
-    wait_until_settled(page)
+def open_tab(page: Page, label: str, timeout: float = 15) -> None:
+    """Click tab `label` until it is selected.
+
+    Streamlit disables the tabs while a run is going, and right after signing in the sign-in
+    cookie's writer starts one more run that a settled page gives no sign of: a click landing
+    then does nothing, and a user clicks again.
+    """
     tab = page.get_by_role("tab", name=label, exact=True)
-    tab.click()
-    expect(tab).to_have_attribute("aria-selected", "true")
+    deadline = time.monotonic() + timeout
+    while True:
+        wait_until_settled(page)
+        tab.click()
+        try:
+            expect(tab).to_have_attribute("aria-selected", "true", timeout=2_000)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
 
 
 def play(page: Page, title: str) -> None:
