@@ -43,7 +43,7 @@ def par_app(oci) -> Iterator[RunningApp]:
     stop_app(app)
 
 
-BIG_BUCKET = "big-library"
+BIG_BUCKET = "many-titles"  # its own: test_storage_oci has a "big-library"
 BIG = Layout(titles=90, tabs=3, hls_per_tab=3, segments=300)  # 2,700 segments
 
 
