@@ -55,6 +55,7 @@ class Run:
     listings: dict[str, int] = field(default_factory=dict)
     requests: dict[str, int] = field(default_factory=dict)
     relisted: set[str] = field(default_factory=set)  # prefixes listed more than once
+    prefixes: dict[str, list[str]] = field(default_factory=dict)  # what each moment listed
 
 
 def listed(server: OciApiServer, mark: int) -> list[str]:
@@ -83,6 +84,7 @@ def one_run(browser: Browser, oci: LoopbackOci, layout: Layout) -> Run:
         prefixes = listed(oci.server, mark)
         run.listings[moment], run.requests[moment] = len(prefixes), len(oci.server.since(mark))
         run.relisted |= {prefix for prefix in prefixes if prefixes.count(prefix) > 1}
+        run.prefixes[moment] = prefixes
 
     started = oci.server.mark()
     app = start_app([*oci.flags(BUCKET), "--username", ADMIN], app_env(), "bench-library-oci")
@@ -143,6 +145,9 @@ def print_tables(runs: list[Run], layout: Layout, objects: int) -> None:
         requests = max(run.requests[moment] for run in runs)
         rows.append((moment, most, requests, f"<= {limit}", "yes" if most <= limit else "NO"))
     print(table(["listing requests during", "listings", "all requests", "limit", "met"], rows))
+    relisted = sorted(set().union(*(run.relisted for run in runs)))
+    if relisted:
+        print("listed more than once in a run:", ", ".join(repr(p) for p in relisted))
 
 
 def main(argv: list[str]) -> None:

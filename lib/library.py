@@ -204,6 +204,8 @@ class TTLCache:
 
     A StorageError is remembered too, for `error_ttl` seconds: a folder that fails is not
     listed again (with all its retries) on every page run while storage is struggling.
+    Callers asking for the same key at once share one computation (sessions and reruns
+    arriving together would otherwise list the same folder several times).
     """
 
     def __init__(
@@ -213,29 +215,33 @@ class TTLCache:
         self.error_ttl = min(error_ttl, ttl)
         self._clock = clock
         self._entries: dict[object, tuple[float, object]] = {}
+        self._computing: dict[object, threading.Lock] = {}  # one per key ever asked for
         self._lock = threading.Lock()
 
     def get(self, key: object, compute: Callable[[], T]) -> T:
         """Return the cached value for `key`, computing it when absent or expired."""
-        now = self._clock()
         with self._lock:
-            entry = self._entries.get(key)
-        if entry is not None:
-            stored, value = entry
-            if isinstance(value, StorageError):
-                if now - stored < self.error_ttl:
-                    raise value
-            elif now - stored < self.ttl:
-                return value  # type: ignore[return-value]
-        try:
-            value = compute()
-        except StorageError as error:
+            key_lock = self._computing.setdefault(key, threading.Lock())
+        with key_lock:
+            now = self._clock()
             with self._lock:
-                self._entries[key] = (now, error)
-            raise
-        with self._lock:
-            self._entries[key] = (now, value)
-        return value
+                entry = self._entries.get(key)
+            if entry is not None:
+                stored, value = entry
+                if isinstance(value, StorageError):
+                    if now - stored < self.error_ttl:
+                        raise value
+                elif now - stored < self.ttl:
+                    return value  # type: ignore[return-value]
+            try:
+                value = compute()
+            except StorageError as error:
+                with self._lock:
+                    self._entries[key] = (now, error)
+                raise
+            with self._lock:
+                self._entries[key] = (now, value)
+            return value
 
     def clear(self) -> None:
         with self._lock:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from lib.library import Kind, Library, Tab, TTLCache, tabs_from_root, videos_from_listing
@@ -134,6 +137,28 @@ def test_ttl_cache_expires():
     assert cache.get("k", lambda: "b") == "a"
     now[0] = 10.1
     assert cache.get("k", lambda: "c") == "c"
+
+
+def test_ttl_cache_callers_arriving_together_share_one_computation():
+    cache = TTLCache(60)
+    started, release = threading.Event(), threading.Event()
+    calls = []
+
+    def slow_listing() -> str:
+        calls.append(1)
+        started.set()
+        release.wait(10)
+        return "listing"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        first = pool.submit(cache.get, "Years/", slow_listing)
+        assert started.wait(10)
+        others = [pool.submit(cache.get, "Years/", slow_listing) for _ in range(3)]
+        other_key = pool.submit(cache.get, "Events/", lambda: "events")
+        assert other_key.result(10) == "events"  # another key does not wait for this one
+        release.set()
+        assert [f.result(10) for f in (first, *others)] == ["listing"] * 4
+    assert calls == [1]
 
 
 def test_local_backend_scan_write_delete(tmp_path):
