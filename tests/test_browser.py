@@ -7,7 +7,14 @@ from playwright.sync_api import expect
 
 from lib.auth import COOKIE_NAME
 from tests.conftest import ODD_HLS, ODD_MP4
-from tests.ui import open_tab, play, sign_in, wait_for_cookie, wait_until_playing
+from tests.ui import (
+    open_tab,
+    play,
+    sign_in,
+    wait_for_cookie,
+    wait_until_playing,
+    wait_until_settled,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -60,7 +67,7 @@ def test_switching_titles_keeps_one_player(page, local_app):
     # The server's answer names the new title; the last position report of the one left
     # (sent as it stopped) does not bring that one back.
     expect(page.get_by_role("heading", name="2024")).to_be_visible()
-    page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for()
+    wait_until_settled(page)
     expect(page.locator("video")).to_have_count(1)
     expect(page.locator("video")).to_have_attribute("aria-label", "2024")
 

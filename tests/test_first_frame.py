@@ -17,6 +17,7 @@ from tests.ui import (
     video_state,
     wait_for_cookie,
     wait_until_playing,
+    wait_until_settled,
 )
 
 pytestmark = pytest.mark.browser
@@ -54,10 +55,6 @@ class HeldAnswers:
         self.held.clear()
 
 
-def settle(page: Page) -> None:
-    page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for()
-
-
 def test_library_loads_hls_js_before_any_click_and_shows_no_player(page, local_app):
     sign_in(page, local_app.url)
     open_tab(page, "Years")
@@ -89,7 +86,7 @@ def test_a_click_plays_before_the_server_answers_and_its_answer_keeps_it_playing
     open_tab(page, "Years")
     button = page.get_by_role("button", name=title, exact=True)
     button.wait_for()
-    settle(page)
+    wait_until_settled(page)
 
     answers.holding = True
     button.click()
@@ -100,7 +97,7 @@ def test_a_click_plays_before_the_server_answers_and_its_answer_keeps_it_playing
 
     answers.release()
     expect(page.get_by_role("heading", name=title)).to_be_visible()
-    settle(page)
+    wait_until_settled(page)
     expect(page.locator("video")).to_have_attribute("data-first", "yes")  # the same element
     assert video_state(page)["time"] >= started["time"]  # carried on, not started over
 
@@ -111,7 +108,7 @@ def test_a_play_button_naming_no_listed_title_opens_nothing(page, local_app):
     wait_for_cookie(page, COOKIE_NAME)  # the cookie writer's rerun is over before we count
     open_tab(page, "Years")
     page.get_by_role("button", name="2022", exact=True).wait_for()
-    settle(page)
+    wait_until_settled(page)
     before = answers.passed
     # What a tampered page could send: the name of something the library does not list.
     page.evaluate(
@@ -128,7 +125,7 @@ def test_a_play_button_naming_no_listed_title_opens_nothing(page, local_app):
     while answers.passed == before and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     assert answers.passed > before, "the server never answered the click"
-    settle(page)
+    wait_until_settled(page)
     expect(page.locator("video")).to_have_count(0)  # ...and opened nothing, without an error
     expect(page.get_by_test_id("stException")).to_have_count(0)
     play(page, "2022")  # the page still plays what it lists
@@ -139,7 +136,7 @@ def test_titles_still_play_after_the_sign_in_cookie_reruns_the_page(page, local_
     sign_in(page, local_app.url)
     open_tab(page, "Years")
     wait_for_cookie(page, COOKIE_NAME)  # its writer reports back: the page runs again
-    settle(page)
+    wait_until_settled(page)
     # The player may be drawn anew on the same element; the old drawing's cleanup must not
     # take its click listener along (the buttons would then ignore the pointer).
     expect(page.locator("html")).to_have_attribute("data-hm-player", "ready")
