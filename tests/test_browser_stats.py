@@ -24,7 +24,7 @@ from tests.conftest import (
     stop_app,
 )
 from tests.test_stats import HLS_SECONDS, TITLES, WEDDING, library_sizes
-from tests.ui import sign_in, wait_for_cookie, wait_until_settled
+from tests.ui import open_page, sign_in, wait_for_cookie
 
 pytestmark = pytest.mark.browser
 
@@ -46,11 +46,7 @@ def stats_app(oci: LoopbackOci, stats_bucket: str) -> Iterator[RunningApp]:
 def open_stats(page: Page, app: RunningApp) -> None:
     sign_in(page, app.url)
     expect(page.get_by_role("tab", name="Events", exact=True)).to_be_visible()
-    # The sign-in cookie's writer reruns the page once more; a run of the library page still
-    # going would take the browser back there after the link is followed.
-    wait_for_cookie(page, COOKIE_NAME)
-    wait_until_settled(page)
-    page.get_by_role("link", name="Library stats").click()
+    open_page(page, "Library stats")
     expect(page.get_by_role("heading", name="Library stats")).to_be_visible()
     expect(page.get_by_role("button", name="Scan again")).to_be_visible(timeout=60_000)
 

@@ -15,7 +15,15 @@ from playwright.sync_api import Page, expect
 from lib.auth import COOKIE_NAME
 from lib.positions import Positions
 from tests.conftest import ADMIN, ARTIFACTS, LONG_SECONDS, ODD_MP4
-from tests.ui import open_tab, play, sign_in, video_state, wait_for_cookie, wait_until_playing
+from tests.ui import (
+    open_page,
+    open_tab,
+    play,
+    sign_in,
+    video_state,
+    wait_for_cookie,
+    wait_until_playing,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -263,7 +271,7 @@ def test_share_link_plays_without_login_and_stops_after_revocation(page, local_a
         assert guest.get_by_role("link").count() == 0  # nothing else of the library to follow
         assert guest.get_by_role("tab").count() == 0
 
-        page.get_by_role("link", name="Share links").click()
+        open_page(page, "Share links")
         card = page.locator("[class*='st-key-share-']").filter(has_text="For Grandma")
         expect(card.get_by_text(re.compile(r"^Expires in 24 hours"))).to_be_visible()
         card.get_by_role("button", name="Revoke").click()

@@ -34,7 +34,7 @@ from tests.conftest import (
     stop_app,
 )
 from tests.test_browser_viewer import new_page, wait_until
-from tests.ui import open_tab, play, sign_in, wait_for_cookie, wait_until_playing
+from tests.ui import open_page, open_tab, play, sign_in, wait_for_cookie, wait_until_playing
 
 SIGNER = TokenSigner(derive_key(COOKIE_KEY, "homemovies media token v1"))
 MUM, MUM_PASSWORD = "mum", "mum's own passphrase"
@@ -183,7 +183,7 @@ def test_a_viewer_sees_no_admin_page_and_no_share_button(browser, secure_app):
         open_tab(page, "Events")
         play(page, "Wedding")
         expect(page.get_by_role("button", name="Share")).to_have_count(1)
-        page.get_by_role("link", name="Share links").click()
+        open_page(page, "Share links")
         expect(page.get_by_role("heading", name="Share links")).to_be_visible()
 
 
@@ -344,7 +344,7 @@ def test_binary_and_huge_playlists_say_the_playlist_is_broken(page, secure_app):
 @pytest.mark.browser
 def test_the_stats_page_reports_the_hostile_playlists(page, secure_app):
     sign_in(page, secure_app.url, MUM, MUM_PASSWORD)
-    page.get_by_role("link", name="Library stats").click()
+    open_page(page, "Library stats")
     expect(page.get_by_role("button", name="Scan again")).to_be_visible(timeout=60_000)
     # Binary and Huge cannot be used; Foreign's key and three segments live on another host.
     expect(page.get_by_text("Playlist that cannot be used: 2")).to_be_visible()

@@ -6,12 +6,14 @@ import time
 
 from playwright.sync_api import Page, expect
 
+from lib.auth import COOKIE_NAME
 from tests.conftest import ADMIN, ADMIN_PASSWORD
 
 
 def sign_in(page: Page, url: str, username: str = ADMIN, password: str = ADMIN_PASSWORD) -> None:
     """Open the app and sign in through the form."""
     page.goto(url)
+    wait_until_settled(page)  # a press before the first run has finished can be lost
     page.get_by_label("Username", exact=True).fill(username)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in", exact=True).click()
@@ -46,6 +48,17 @@ def open_tab(page: Page, label: str, timeout: float = 15) -> None:
         except AssertionError:
             if time.monotonic() > deadline:
                 raise
+
+
+def open_page(page: Page, link: str) -> None:
+    """Follow the sidebar link to page `link` once the sign-in has settled.
+
+    The sign-in cookie's writer reruns the page once more after signing in; a run of the
+    library page still going would take the browser back there after the link is followed.
+    """
+    wait_for_cookie(page, COOKIE_NAME)
+    wait_until_settled(page)
+    page.get_by_role("link", name=link).click()
 
 
 def play(page: Page, title: str) -> None:
