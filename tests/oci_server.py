@@ -33,7 +33,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-CHUNK = 256 * 1024
+# Object bodies go out in 1 MiB pieces. OCI's servers do not share the app's CPUs, so this
+# stand-in should take as little of them as it can: with 256 KiB pieces it hopped threads
+# 4,096 times per GiB and cost 0.6-0.9 CPU s/GiB, more than the app it was serving.
+CHUNK = 1024 * 1024
 MAX_LIMIT = 1000
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 LIST_FIELDS = {
