@@ -235,12 +235,42 @@ def browser():
         browser.close()
 
 
+def record_browser_events(page, name: str) -> None:
+    """Log what the page went through (console, errors, websockets, failed requests) to
+    test-artifacts/NAME.events.log, with times: what a failed browser test left behind."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = (ARTIFACTS / f"{name}.events.log").open("w", buffering=1, encoding="utf-8")
+
+    def note(what: str) -> None:
+        if not log.closed:
+            log.write(f"{time.strftime('%H:%M:%S')}.{int(time.time() * 1000) % 1000:03d} {what}\n")
+
+    def on_websocket(ws) -> None:
+        note(f"websocket open {ws.url}")
+        ws.on("close", lambda ws: note(f"websocket closed {ws.url}"))
+        ws.on("socketerror", lambda error: note(f"websocket error {error}"))
+
+    page.on("console", lambda message: note(f"console {message.type}: {message.text}"))
+    page.on("pageerror", lambda error: note(f"page error: {error}"))
+    page.on("crash", lambda _: note("page crashed"))
+    page.on(
+        "framenavigated",
+        lambda frame: note(f"navigated {frame.url}") if frame == page.main_frame else None,
+    )
+    page.on(
+        "requestfailed", lambda request: note(f"request failed {request.url}: {request.failure}")
+    )
+    page.on("websocket", on_websocket)
+    page.on("close", lambda _: log.close())
+
+
 @pytest.fixture
 def page(browser, request):
     """A fresh browser context and page; a screenshot is saved as an artifact after each test."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
+    record_browser_events(page, request.node.name)
     yield page
     ARTIFACTS.mkdir(exist_ok=True)
     try:

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from lib.auth import COOKIE_NAME
 from lib.positions import Positions
-from tests.conftest import ADMIN, ARTIFACTS, LONG_SECONDS, ODD_MP4
+from tests.conftest import ADMIN, ARTIFACTS, LONG_SECONDS, ODD_MP4, record_browser_events
 from tests.ui import (
     open_page,
     open_tab,
@@ -42,6 +42,7 @@ def new_page(browser, name: str, **options) -> Iterator[Page]:
     context = browser.new_context(**options)
     page = context.new_page()
     page.set_default_timeout(30_000)
+    record_browser_events(page, name)
     try:
         yield page
     finally:
