@@ -11,6 +11,7 @@ component on import, which needs the running Streamlit runtime.
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import urlencode, urljoin
 
 import streamlit as st
@@ -18,18 +19,18 @@ import streamlit_authenticator as stauth
 
 from lib.accounts import Accounts, User
 from lib.sessions import SignOuts, cookie_is_revoked
-from lib.throttle import SignInThrottle, check_sign_in
+from lib.throttle import SignInResult, SignInThrottle, check_sign_in
 from lib.tv_signin import DeviceSignIns, device_label, qr_png
 
 COOKIE_NAME = "homemovies_auth"
 FORM_TITLE = "Sign in"
 USERNAME_KEY = "sign_in_username"
 PASSWORD_KEY = "sign_in_password"  # noqa: S105 - a session_state key
-SIGN_IN_MESSAGE = "sign_in_message"  # why the last attempt failed, shown once under the form
+SIGN_IN_ATTEMPT = "sign_in_attempt"  # the password check of the last press of "Sign in"
 MAX_USERNAME = 64
 MAX_PASSWORD = 256
 DEVICE_PARAM = "device"  # query parameter carrying a device's code to the approving phone
-# Set by the password form's callback or by the waiting TV once a phone approved it.
+# Set by the waiting TV once a phone approved it.
 APPROVED_USER = "device_sign_in_user"
 DEVICE_REQUEST = "device_sign_in_request"  # (code, claim secret, matching code)
 POLL_SECONDS = 2
@@ -58,23 +59,60 @@ def _sign_in_as(authenticator: stauth.Authenticate, user: User) -> None:
     authenticator.cookie_controller.set_cookie()
 
 
+class SignInAttempt:
+    """One press of "Sign in", checked in the form's callback; any run may take its outcome.
+
+    The check (bcrypt) takes a moment. A rerun asked for meanwhile (the cookie component
+    reporting in just after the page loads) makes Streamlit stop the callback's run at its
+    next touch of session_state and start another run at once, alongside. So the attempt is
+    put in session_state before the check and its outcome kept on the object, which the
+    other run waits for: the press is not lost, and the password is checked once.
+    """
+
+    def __init__(self) -> None:
+        self.outcome: SignInResult | None = None
+        self._done = threading.Event()
+
+    def finish(self, outcome: SignInResult | None) -> None:
+        self.outcome = outcome
+        self._done.set()
+
+    def wait(self, timeout: float = 30.0) -> SignInResult | None:
+        """Return the outcome once the check is done (None if it failed or took too long)."""
+        self._done.wait(timeout)
+        return self.outcome
+
+
 def _submit(accounts: Accounts, throttle: SignInThrottle) -> None:
     """The form's callback: check the attempt (throttled), then forget the typed password."""
-    result = check_sign_in(
-        accounts,
-        throttle,
-        st.session_state.get(USERNAME_KEY) or "",
-        st.session_state.get(PASSWORD_KEY) or "",
-        st.context.ip_address,
-    )
+    username = st.session_state.get(USERNAME_KEY) or ""
+    password = st.session_state.get(PASSWORD_KEY) or ""
+    address = st.context.ip_address
+    attempt = SignInAttempt()
+    st.session_state[SIGN_IN_ATTEMPT] = attempt
+    outcome = None
+    try:
+        outcome = check_sign_in(accounts, throttle, username, password, address)
+    finally:
+        attempt.finish(outcome)
     st.session_state[PASSWORD_KEY] = ""
-    if result.user is not None:
-        st.session_state[APPROVED_USER] = result.user.username
-    else:
-        st.session_state[SIGN_IN_MESSAGE] = result.message
 
 
-def _password_form(accounts: Accounts, throttle: SignInThrottle) -> None:
+def _take_attempt(accounts: Accounts) -> tuple[User | None, str | None]:
+    """Return the user the last press of "Sign in" signed in, or the message to show."""
+    attempt = st.session_state.pop(SIGN_IN_ATTEMPT, None)
+    if attempt is None:
+        return None, None
+    st.session_state[PASSWORD_KEY] = ""  # a run stopped mid-callback left it there
+    outcome = attempt.wait()
+    if outcome is None:
+        return None, "Signing in did not finish. Try again."
+    if outcome.user is None:
+        return None, outcome.message
+    return accounts.get(outcome.user.username), None
+
+
+def _password_form(accounts: Accounts, throttle: SignInThrottle, message: str | None) -> None:
     """Draw the username/password form; the check runs in its callback, before the next run.
 
     Drawn here rather than by streamlit-authenticator's login(): its attempt counter locks
@@ -91,7 +129,6 @@ def _password_form(accounts: Accounts, throttle: SignInThrottle) -> None:
             autocomplete="current-password",
         )
         st.form_submit_button(FORM_TITLE, on_click=_submit, args=(accounts, throttle))
-    message = st.session_state.pop(SIGN_IN_MESSAGE, None)
     if message:
         st.error(message)
 
@@ -118,7 +155,8 @@ def require_login(
     # the page below keeps its place between the sign-in run and the next: otherwise every
     # element is drawn anew and what the user has typed meanwhile is lost.
     with st.empty().container():
-        approved = accounts.get(st.session_state.pop(APPROVED_USER, None))
+        approved, message = _take_attempt(accounts)
+        approved = approved or accounts.get(st.session_state.pop(APPROVED_USER, None))
         if approved is not None and not signed_in:
             _sign_in_as(authenticator, approved)
         try:
@@ -129,7 +167,7 @@ def require_login(
         status = st.session_state.get("authentication_status")
         user = accounts.get(st.session_state.get("username")) if status else None
         if user is None:
-            _password_form(accounts, throttle)
+            _password_form(accounts, throttle, message)
             _phone_sign_in(device_sign_ins)
             st.stop()
     with st.sidebar:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from dataclasses import replace
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.accounts import Role, User, hash_password
+from lib.auth import PASSWORD_KEY, SIGN_IN_ATTEMPT, SignInAttempt
 from lib.library import Library
 from lib.positions import Positions
 from lib.services import build_services, current, install
 from lib.settings import Settings
 from lib.storage_local import LocalStorage
-from lib.throttle import SignInThrottle
+from lib.throttle import SignInResult, SignInThrottle
 from tests.conftest import ADMIN, ADMIN_PASSWORD, COOKIE_KEY, REPO, CountingStorage, FakeClock
 
 ENTRY = str(REPO / "pages" / "main.py")
@@ -99,6 +101,35 @@ def test_sixth_attempt_is_refused_for_any_username_and_the_owner_gets_in_after_t
     at.run()
     assert not at.exception
     assert [tab.label for tab in at.tabs] == ["Events", "Years", "Unsorted"]
+
+
+def attempt_finished_later(outcome: SignInResult, seconds: float = 0.5) -> SignInAttempt:
+    """A press of "Sign in" whose check, in another run's callback, ends `seconds` from now."""
+    attempt = SignInAttempt()
+    threading.Timer(seconds, attempt.finish, (outcome,)).start()
+    return attempt
+
+
+def test_a_run_starting_while_another_checks_the_password_waits_and_signs_in(app):
+    # Streamlit stops the callback's run when a rerun comes in during the check and starts
+    # another alongside: that run finds the attempt in flight and must not draw the form.
+    app.run()
+    admin = current().accounts.get(ADMIN)
+    app.session_state[SIGN_IN_ATTEMPT] = attempt_finished_later(SignInResult(admin))
+    app.session_state[PASSWORD_KEY] = ADMIN_PASSWORD  # the stopped callback left it
+    app.run()
+    assert not app.exception
+    assert [tab.label for tab in app.tabs] == ["Events", "Years", "Unsorted"]
+    assert not any(field.label == "Password" for field in app.text_input)
+    assert app.session_state[PASSWORD_KEY] == ""
+
+
+def test_a_failed_check_finished_in_another_run_shows_its_message(app):
+    app.run()
+    app.session_state[SIGN_IN_ATTEMPT] = attempt_finished_later(SignInResult(None, "No."))
+    app.run()
+    assert [error.value for error in app.error] == ["No."]
+    assert len(app.tabs) == 0
 
 
 def test_tabs_after_login(app):
