@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -243,7 +244,7 @@ def record_browser_events(page, name: str) -> None:
 
     def note(what: str) -> None:
         if not log.closed:
-            log.write(f"{time.strftime('%H:%M:%S')}.{int(time.time() * 1000) % 1000:03d} {what}\n")
+            log.write(f"{datetime.now().strftime('%H:%M:%S.%f')[:-3]} {what}\n")
 
     def on_websocket(ws) -> None:
         note(f"websocket open {ws.url}")
