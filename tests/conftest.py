@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -265,19 +266,30 @@ def record_browser_events(page, name: str) -> None:
     page.on("close", lambda _: log.close())
 
 
+@contextmanager
+def new_page(browser, name: str, **options) -> Iterator:
+    """A page in a browser context of its own (another person, device or session); its
+    events and a closing screenshot are saved as test-artifacts/NAME.*."""
+    options.setdefault("viewport", {"width": 1280, "height": 900})
+    context = browser.new_context(**options)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    record_browser_events(page, name)
+    try:
+        yield page
+    finally:
+        ARTIFACTS.mkdir(exist_ok=True)
+        try:
+            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        finally:
+            context.close()
+
+
 @pytest.fixture
 def page(browser, request):
     """A fresh browser context and page; a screenshot is saved as an artifact after each test."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    record_browser_events(page, request.node.name)
-    yield page
-    ARTIFACTS.mkdir(exist_ok=True)
-    try:
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    finally:
-        context.close()
+    with new_page(browser, request.node.name) as page:
+        yield page
 
 
 OCI_BUCKET = "family-videos"

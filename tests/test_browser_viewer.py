@@ -6,15 +6,13 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from lib.auth import COOKIE_NAME
 from lib.positions import Positions
-from tests.conftest import ADMIN, ARTIFACTS, LONG_SECONDS, ODD_MP4, record_browser_events
+from tests.conftest import ADMIN, ARTIFACTS, LONG_SECONDS, ODD_MP4, new_page
 from tests.ui import (
     open_page,
     open_tab,
@@ -33,24 +31,6 @@ TV_AGENT = (
     "Mozilla/5.0 (Linux; Android 12; SHIELD Android TV) AppleWebKit/537.36 "
     "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 )
-
-
-@contextmanager
-def new_page(browser, name: str, **options) -> Iterator[Page]:
-    """A page in a browser context of its own (another person, device or session)."""
-    options.setdefault("viewport", {"width": 1280, "height": 900})
-    context = browser.new_context(**options)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    record_browser_events(page, name)
-    try:
-        yield page
-    finally:
-        ARTIFACTS.mkdir(exist_ok=True)
-        try:
-            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        finally:
-            context.close()
 
 
 def video_js(page: Page, expression: str):

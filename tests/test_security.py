@@ -30,10 +30,11 @@ from tests.conftest import (
     COOKIE_KEY,
     RunningApp,
     app_env,
+    new_page,
     start_app,
     stop_app,
 )
-from tests.test_browser_viewer import new_page, wait_until
+from tests.test_browser_viewer import wait_until
 from tests.ui import open_page, open_tab, play, sign_in, wait_for_cookie, wait_until_playing
 
 SIGNER = TokenSigner(derive_key(COOKIE_KEY, "homemovies media token v1"))
