@@ -50,15 +50,27 @@ def open_tab(page: Page, label: str, timeout: float = 15) -> None:
                 raise
 
 
-def open_page(page: Page, link: str) -> None:
-    """Follow the sidebar link to page `link` once the sign-in has settled.
+def open_page(page: Page, link: str, timeout: float = 20) -> None:
+    """Follow the sidebar link to page `link` until that page is the current one.
 
     The sign-in cookie's writer reruns the page once more after signing in; a run of the
-    library page still going would take the browser back there after the link is followed.
+    library page still going, or arriving just after the click, takes the browser back
+    there, and a user clicks again (as `open_tab` does for tabs).
     """
     wait_for_cookie(page, COOKIE_NAME)
-    wait_until_settled(page)
-    page.get_by_role("link", name=link).click()
+    anchor = page.get_by_role("link", name=link)
+    deadline = time.monotonic() + timeout
+    while True:
+        wait_until_settled(page)
+        anchor.click()
+        try:
+            expect(anchor).to_have_attribute("aria-current", "page", timeout=3_000)
+            wait_until_settled(page)
+            expect(anchor).to_have_attribute("aria-current", "page", timeout=1_000)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
 
 
 def play(page: Page, title: str) -> None:
