@@ -19,6 +19,7 @@ from lib.accounts import AccountsError
 from lib.headers import SecurityHeaders
 from lib.media import IdentityEncoding, MediaEndpoint, media_routes
 from lib.player import asset_routes
+from lib.progress import ProgressEndpoint, progress_routes
 from lib.services import Services, build_services, install
 from lib.settings import SettingsError, settings_or_exit
 from lib.share_page import SharePage, share_routes
@@ -59,6 +60,12 @@ endpoint = MediaEndpoint(
     is_active_user=services.may_watch,
     direct=services.direct,
 )
+reports = ProgressEndpoint(
+    services.positions,
+    services.library,
+    services.report_signer,
+    is_account=lambda user: user in services.accounts,
+)
 share_page = SharePage(
     services.shares,
     services.library,
@@ -68,7 +75,12 @@ share_page = SharePage(
 )
 app = st.App(
     ENTRY_PAGE,
-    routes=[*media_routes(endpoint), *share_routes(share_page), *asset_routes()],
+    routes=[
+        *media_routes(endpoint),
+        *progress_routes(reports),
+        *share_routes(share_page),
+        *asset_routes(),
+    ],
     middleware=[
         Middleware(SecurityHeaders, media_sources=services.media_sources),
         Middleware(IdentityEncoding),

@@ -41,6 +41,7 @@ class Services:
     stats: LibraryStats
     accounts: Accounts
     signer: TokenSigner
+    report_signer: TokenSigner  # position reports (lib/progress.py): a key of their own
     positions: Positions
     shares: Shares
     cookie_key: str = field(repr=False)
@@ -101,6 +102,7 @@ def build_services(settings: Settings) -> Services:
         stats=LibraryStats(storage, ttl=settings.stats_ttl),
         accounts=accounts,
         signer=TokenSigner(derive_key(cookie_key, "homemovies media token v1")),
+        report_signer=TokenSigner(derive_key(cookie_key, "homemovies position report v1")),
         positions=Positions(storage),
         shares=Shares(storage, TokenSigner(derive_key(cookie_key, "homemovies share link v1"))),
         cookie_key=cookie_key,

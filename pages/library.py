@@ -5,7 +5,8 @@ import streamlit as st
 from lib import grid
 from lib.library import Kind, Tab, Video
 from lib.media import LinkBook
-from lib.player import PlayerSource, Progress, hls_script_path, idle_source, player, source_for
+from lib.player import PlayerSource, hls_script_path, idle_source, player, source_for
+from lib.progress import report_url
 from lib.search import SortOrder, sort_videos
 from lib.services import current
 from lib.sharing import share_form
@@ -23,6 +24,13 @@ links = LinkBook(
     st.session_state.setdefault("media_links", {}),
     base_path,
 )
+# Position reports go to their own route with their own tokens (lib/progress.py).
+report_tokens = LinkBook(
+    services.report_signer,
+    user.username,
+    services.settings.token_seconds,
+    st.session_state.setdefault("report_links", {}),
+)
 
 
 def poster_url(video: Video) -> str | None:
@@ -31,6 +39,11 @@ def poster_url(video: Video) -> str | None:
 
 def download_url(video: Video) -> str:
     return links.url(video.scope, video.name, download=True)
+
+
+def position_url(video: Video) -> str:
+    """Return where the player posts this user's position in `video`."""
+    return report_url(report_tokens.token(video.name), base_path)
 
 
 def saved_start(video: Video) -> float:
@@ -42,18 +55,6 @@ def saved_start(video: Video) -> float:
 def open_title(video: Video) -> None:
     """Select `video` for the player, starting where this user left it."""
     st.session_state["selected"] = {"name": video.name, "start": saved_start(video)}
-
-
-def record_progress(progress: Progress) -> None:
-    """Keep a position the player reported, for a title this library really lists."""
-    try:
-        listed = services.library.find(progress.name) is not None
-    except StorageError:
-        return  # storage is down: this report is lost, the next one may land
-    if listed:
-        services.positions.report(
-            user.username, progress.name, progress.position, progress.duration
-        )
 
 
 def clock(seconds: float) -> str:
@@ -78,7 +79,12 @@ def offers_for(offered: grid.Offered) -> dict[str, PlayerSource]:
     # An HLS title's subtitles need its folder listed: they come with the run the click starts.
     return {
         name: source_for(
-            video, video.subtitles, links.url, hls_script, start=saved_start(video), report=True
+            video,
+            video.subtitles,
+            links.url,
+            hls_script,
+            start=saved_start(video),
+            report=position_url(video),
         )
         for name, video in offered.items()
     }
@@ -90,8 +96,8 @@ def draw_selected(offered: grid.Offered) -> None:
     share form below it, so the player never moves.
 
     A fragment: a click on a title goes to the player, which starts it at once and reports it
-    (`open_named`), and position reports come the same way; either reruns only this, not the
-    page with its grid.
+    (`open_named`); that reruns only this, not the page with its grid. Position reports do not
+    come through here (lib/progress.py).
     """
     selected = st.session_state.get("selected")
     problem = None
@@ -111,9 +117,9 @@ def draw_selected(offered: grid.Offered) -> None:
     except StorageError:
         subtitles = ()  # the title still plays; its folder listing can be retried later
     source = source_for(
-        video, subtitles, links.url, hls_script, start=selected["start"], report=True
+        video, subtitles, links.url, hls_script, start=selected["start"], report=position_url(video)
     )
-    player(source, offers=offers, on_open=open_named, on_progress=record_progress)
+    player(source, offers=offers, on_open=open_named)
     heading, actions = st.columns([4, 1], vertical_alignment="center")
     heading.subheader(video.title)
     with actions:

@@ -3,6 +3,7 @@ posters and subtitles, share links, signing in on a TV, phone and TV layouts."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -88,16 +89,17 @@ def test_sort_by_size_puts_the_largest_first(page, local_app, fixture_library):
 # --- Continue watching ----------------------------------------------------------------------
 
 
+def saved_position(library, name: str) -> float:
+    """Return the admin's position in title `name` as saved in storage, or 0."""
+    try:
+        state = json.loads((library.root / Positions.object_name(ADMIN)).read_text())
+        return state["positions"][name]["position"]
+    except (OSError, ValueError, KeyError):
+        return 0.0
+
+
 def test_position_saved_in_one_session_resumes_in_the_next(browser, local_app, fixture_library):
-    state = fixture_library.root / Positions.object_name(ADMIN)
-    name = "Events/Long walk.mp4"
-
-    def saved() -> float:
-        try:
-            return json.loads(state.read_text())["positions"][name]["position"]
-        except (OSError, ValueError, KeyError):
-            return 0.0
-
+    saved = functools.partial(saved_position, fixture_library, "Events/Long walk.mp4")
     with new_page(browser, "resume-first-session") as first:
         sign_in(first, local_app.url)
         open_tab(first, "Events")
@@ -119,6 +121,30 @@ def test_position_saved_in_one_session_resumes_in_the_next(browser, local_app, f
         expect(second.locator("video")).to_have_attribute("aria-label", "Long walk")
         wait_until(lambda: video_state(second)["time"] > 0, "the resumed title never started")
         assert video_state(second)["time"] >= resume_at - 1  # started there, not from 0
+
+
+def test_leaving_the_library_while_a_title_plays_keeps_its_position_and_draws_the_next_page(
+    browser, local_app, fixture_library
+):
+    """The player's last report is sent as the library page goes. Through component state
+    it reran the library's player fragment while the share links page was drawn, which
+    blanked that page (Streamlit: "'setIn' cannot be called on an ElementNode")."""
+    saved = functools.partial(saved_position, fixture_library, "Events/Long walk.mp4")
+    with new_page(browser, "leave-while-playing") as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        sign_in(page, local_app.url)
+        open_tab(page, "Events")
+        play(page, "Long walk")
+        wait_until_playing(page)
+        # Paused, then moved: no periodic report carries 37 s, only the one sent on leaving.
+        video_js(page, "v.pause()")
+        video_js(page, "v.currentTime = 37")
+        open_page(page, "Share links")
+        expect(page.get_by_role("heading", name="Share links")).to_be_visible()
+        wait_until(lambda: saved() == 37, f"the position on leaving was not kept: {saved()}")
+        expect(page.get_by_role("heading", name="Share links")).to_be_visible()  # still drawn
+        assert errors == []
 
 
 # --- Playback controls ----------------------------------------------------------------------

@@ -150,7 +150,8 @@ def test_ttl_cache_callers_arriving_together_share_one_computation():
         release.wait(10)
         return "listing"
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    # One worker each: the four callers of one key and the caller of another.
+    with ThreadPoolExecutor(max_workers=5) as pool:
         first = pool.submit(cache.get, "Years/", slow_listing)
         assert started.wait(10)
         others = [pool.submit(cache.get, "Years/", slow_listing) for _ in range(3)]

@@ -11,7 +11,6 @@ import pytest
 
 from lib.appstate import STATE_PREFIX
 from lib.library import Library
-from lib.player import Progress
 from lib.positions import Decision, Positions, decide
 from lib.storage import Unavailable
 from lib.storage_local import LocalStorage
@@ -169,20 +168,3 @@ def test_a_refused_write_is_logged_and_kept_for_later(tmp_path, caplog):
         positions.close()
     assert "cannot save positions of 'mum': The storage refuses writes." in caplog.text
     assert positions.get("mum", NAME).position == 20.0  # still known in this process
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ({"name": NAME, "position": 12.5, "duration": 40}, Progress(NAME, 12.5, 40.0)),
-        ({"name": NAME, "position": "12", "duration": 40}, None),
-        ({"name": NAME, "position": True, "duration": 40}, None),
-        ({"name": "", "position": 1, "duration": 40}, None),
-        ({"name": 7, "position": 1, "duration": 40}, None),
-        ({"position": 1, "duration": 40}, None),
-        ([NAME, 1, 40], None),
-        (None, None),
-    ],
-)
-def test_position_reports_from_the_browser_are_checked(value, expected):
-    assert Progress.from_report(value) == expected

@@ -53,29 +53,7 @@ class PlayerSource:
     autoplay: bool = True
     name: str = ""  # the title's object name, sent back with position reports
     subtitles: tuple[Track, ...] = ()
-    report: bool = False  # whether the player reports its position back to Python
-
-
-@dataclass(frozen=True)
-class Progress:
-    """A position report from the player: where title `name` is, out of `duration` seconds."""
-
-    name: str
-    position: float
-    duration: float
-
-    @classmethod
-    def from_report(cls, value: object) -> Progress | None:
-        """Return the report the browser sent, or None when it is not one (it is client input)."""
-        if not isinstance(value, dict):
-            return None
-        name, position, duration = value.get("name"), value.get("position"), value.get("duration")
-        if not isinstance(name, str) or not name:
-            return None
-        numbers = (position, duration)
-        if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers):
-            return None
-        return cls(name, float(position), float(duration))
+    report: str = ""  # where the player posts its position (lib/progress.py), or "" for nowhere
 
 
 def source_for(
@@ -84,9 +62,10 @@ def source_for(
     url: Callable[[str, str], str],
     hls_script: str,
     start: float = 0.0,
-    report: bool = False,
+    report: str = "",
 ) -> PlayerSource:
-    """Return what the player needs for `video`; `url(scope, name)` signs each object's URL.
+    """Return what the player needs for `video`; `url(scope, name)` signs each object's URL
+    and `report` is the URL its position is posted to ("" for nowhere).
 
     Sidecars get their own scope: the `.hls` folder, or for a file title each sidecar file
     alone, so no token reaches beyond the title's own files.
@@ -200,13 +179,12 @@ def player(
     key: str = "player",
     offers: Mapping[str, PlayerSource] | None = None,
     on_open: Callable[[str], None] | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
 ) -> Any:
     """Draw the player for `source`; switching sources tears the previous one down.
 
     `offers` maps object names to their sources: a click on a play button of the page
     (`data-hm-play`, see lib/grid.py) starts that title at once and reaches `on_open` with
-    the name. Position reports reach `on_progress`. Both run in the session's script thread.
+    the name, in the session's script thread.
     """
     data = {**asdict(source), "offers": {k: asdict(v) for k, v in (offers or {}).items()}}
     callbacks: dict[str, Callable[[], None]] = {}
@@ -218,12 +196,4 @@ def player(
                 on_open(name)
 
         callbacks["on_open_change"] = opened
-    if on_progress is not None:
-
-        def progress_changed() -> None:
-            progress = Progress.from_report(st.session_state[key].get("progress"))
-            if progress is not None:
-                on_progress(progress)
-
-        callbacks["on_progress_change"] = progress_changed
     return _component()(data=data, key=key, **callbacks)

@@ -28,15 +28,27 @@ function showError(state, message) {
   state.root.dataset.state = "error";
 }
 
-// Tell Python where playback is (components v2 state); Python decides what to keep.
+// Tell the app where playback is (POST to the title's report URL, lib/progress.py); the app
+// decides what to keep. Not through component state: that reran Python's player fragment each
+// time, and the report sent as the user left the page reran it while the next page was drawn.
+// `keepalive` lets the last report outlive the page.
+function postReport(url, value) {
+  fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(value),
+    keepalive: true,
+    credentials: "omit",
+  }).catch(() => {}); // a lost report is replaced by the next one
+}
+
 function report(state, force) {
   const video = state.video;
-  const reporter = state.root.__hmReport;
-  if (!reporter || !Number.isFinite(video.duration) || video.duration <= 0) return;
+  if (!state.reportUrl || !Number.isFinite(video.duration) || video.duration <= 0) return;
   const position = video.ended ? video.duration : video.currentTime;
   if (!force && Math.abs(position - state.lastReported) < 1) return;
   state.lastReported = position;
-  reporter({ name: state.name, position: Math.round(position * 10) / 10, duration: video.duration });
+  postReport(state.reportUrl, { position: Math.round(position * 10) / 10, duration: video.duration });
 }
 
 function teardown(state) {
@@ -212,6 +224,7 @@ function mount(root, data) {
     tracks: 0,
     src: data.src,
     name: data.name || "",
+    reportUrl: data.report ? new URL(data.report, document.baseURI).href : "",
     hls: null,
     disposed: false,
     start: data.start || 0,
@@ -305,16 +318,14 @@ function listening(root, on) {
   else delete document.documentElement.dataset.hmPlayer;
 }
 
-export default function ({ parentElement, data, setStateValue, setTriggerValue }) {
+export default function ({ parentElement, data, setTriggerValue }) {
   const root = parentElement.querySelector(".hm-player");
-  root.__hmReport = data.report && setStateValue ? (value) => setStateValue("progress", value) : null;
   root.__hmOffers = data.offers || {};
   root.__hmOpen = setTriggerValue ? (name) => setTriggerValue("open", name) : null;
   if (!root.__hmOnClick) {
     // A click on a play button tells Python, whose run (of the player's fragment only)
     // records the choice, draws the title's name and finds the player already playing it:
-    // the title starts here at once. Python hears of the click before the title left reports
-    // its last position, so no run draws that title again.
+    // the title starts here at once.
     root.__hmOnClick = (event) => {
       const button = playButton(event);
       if (!button || !root.__hmOpen) return;
