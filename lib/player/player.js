@@ -3,7 +3,8 @@
 // Streamlit calls the default export again whenever `data` changes; the <video> and the
 // hls.js instance live on the root element and are rebuilt only when the source changes.
 // On the library page the player also handles clicks on the grid's play buttons: it starts the
-// title at once (from `data.offers`) and tells Python, which reruns only the player.
+// title at once (from `data.offers`) and, once it plays, tells Python, which reruns only the
+// player.
 // The share page imports this same module and calls the default export itself.
 
 const MAX_NETWORK_RETRIES = 3;
@@ -11,6 +12,7 @@ const MAX_MEDIA_RECOVERIES = 2;
 const SPEEDS = [0.5, 0.75, 1, 1.25, 1.5, 2];
 const REPORT_EVERY_MS = 5000;
 const SEEK_SECONDS = 10;
+const TELL_AFTER_MS = 2000; // tell Python of a click by then, even if nothing plays yet
 const hlsModules = new Map();
 
 function loadHls(url) {
@@ -284,6 +286,22 @@ function mount(root, data) {
   return state;
 }
 
+// Call `tell` once the title `state` plays has its first frame (or fails, or takes long).
+// Python's run and the page's redraw would otherwise share the CPU with the title's start:
+// on two cores that doubled the time to the first frame (bench.first_frame). Not after the
+// player has gone (another title, another page): a late run would draw over what replaced it.
+function onceStarted(state, tell) {
+  let told = false;
+  const once = () => {
+    if (told) return;
+    told = true;
+    if (!state.disposed && state.root.isConnected) tell();
+  };
+  state.video.addEventListener("playing", once, { once: true });
+  state.video.addEventListener("error", once, { once: true });
+  setTimeout(once, TELL_AFTER_MS);
+}
+
 // The page's play buttons (lib/grid.py) carry their title's object name in `data-hm-play`.
 function playButton(event) {
   return event.target instanceof Element ? event.target.closest("button[data-hm-play]") : null;
@@ -323,16 +341,20 @@ export default function ({ parentElement, data, setTriggerValue }) {
   root.__hmOffers = data.offers || {};
   root.__hmOpen = setTriggerValue ? (name) => setTriggerValue("open", name) : null;
   if (!root.__hmOnClick) {
-    // A click on a play button tells Python, whose run (of the player's fragment only)
-    // records the choice, draws the title's name and finds the player already playing it:
-    // the title starts here at once.
+    // A click on a play button starts the title here at once, then tells Python, whose run
+    // (of the player's fragment only) records the choice, draws the title's name and finds
+    // the player already playing it.
     root.__hmOnClick = (event) => {
       const button = playButton(event);
       if (!button || !root.__hmOpen) return;
       const name = button.dataset.hmPlay;
-      root.__hmOpen(name);
       const offered = root.__hmOffers[name];
-      if (offered) show(root, offered);
+      if (!offered) {
+        root.__hmOpen(name); // Python decides what an unknown name opens (nothing, if unlisted)
+        return;
+      }
+      show(root, offered);
+      onceStarted(root.__hm, () => root.__hmOpen(name));
     };
     document.addEventListener("click", root.__hmOnClick);
     listening(root, true);
