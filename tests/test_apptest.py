@@ -174,8 +174,8 @@ def test_only_admins_get_the_share_button(fixture_library):
     def popovers(at: AppTest) -> list[str]:
         return [p.proto.popover.label for p in at.get("popover")]
 
-    assert popovers(as_admin) == ["Share", "Convert or download"]
-    assert popovers(as_viewer) == ["Convert or download"]
+    assert popovers(as_admin) == ["Share"]
+    assert popovers(as_viewer) == []
 
 
 def test_corrupt_saved_positions_never_break_the_library(fixture_library, tmp_path):

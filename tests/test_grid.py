@@ -1,0 +1,75 @@
+"""The title cards are HTML the app writes itself (one element per page of cards): every name
+from the bucket must arrive as text, never as markup."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+from lib.grid import card_html
+from lib.library import Kind, Video
+
+HOSTILE = "Events/<img src=x onerror=alert(1)> \"quoted\" & 'single'"
+
+
+class Parsed(HTMLParser):
+    """The tags, attributes and text of a card, as a browser would read them."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self.feed(markup)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    def attribute(self, tag: str, name: str) -> list[str | None]:
+        return [attrs.get(name) for t, attrs in self.tags if t == tag and name in attrs]
+
+
+def poster(video: Video) -> str:
+    return f"/video/token/{video.name}.jpg"
+
+
+def download(video: Video) -> str:
+    return f"/video/token/{video.name}?download=1"
+
+
+def test_a_playable_card_is_a_play_button_naming_its_object():
+    video = Video("Events", "Wedding", "Events/Wedding.mp4", Kind.FILE, size=3 * 1024 * 1024)
+    card = Parsed(card_html(video, poster, download, "Events"))
+    assert card.attribute("button", "data-hm-play") == ["Events/Wedding.mp4"]
+    assert card.attribute("img", "src") == ["/video/token/Events/Wedding.mp4.jpg"]
+    assert "Events · 3.0 MB" in card.text
+
+
+def test_names_from_the_bucket_stay_text():
+    for kind in Kind:
+        video = Video("Events", HOSTILE.removeprefix("Events/"), HOSTILE, kind, size=1)
+        card = Parsed(card_html(video, poster, download, ""))
+        assert [tag for tag, _ in card.tags if tag in ("script", "img")] in ([], ["img"])
+        assert all("onerror" not in attrs for _, attrs in card.tags)
+        if kind in (Kind.FILE, Kind.HLS):
+            assert card.attribute("button", "data-hm-play") == [HOSTILE]
+        assert any(HOSTILE.removeprefix("Events/") in text for text in card.text)
+
+
+def test_an_unplayable_card_offers_the_command_and_the_original():
+    video = Video("Events", "Old tape", "Events/Old tape.avi", Kind.UNPLAYABLE, size=1)
+    card = Parsed(card_html(video, poster, download, ""))
+    assert card.attribute("button", "data-hm-play") == []
+    assert any(text.startswith("ffmpeg -i 'Old tape.avi'") for text in card.text)
+    assert card.attribute("a", "href") == ["/video/token/Events/Old tape.avi?download=1"]
+    assert "Convert or download" in card.text
+    assert ".avi · needs converting to play in a browser" in card.text
+
+
+def test_a_broken_folder_says_what_is_missing():
+    video = Video("Events", "Trip", "Events/Trip.hls/", Kind.BROKEN)
+    card = Parsed(card_html(video, poster, download, ""))
+    assert card.attribute("button", "data-hm-play") == []
+    assert "Events/Trip.hls/" in card.text
+    assert any("has no output.m3u8" in text for text in card.text)
