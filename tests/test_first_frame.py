@@ -113,6 +113,7 @@ def test_a_click_plays_before_the_server_answers_and_its_answer_keeps_it_playing
 # When the page clicked a play button, when a <video> started playing, and when the page sent
 # the server anything (Streamlit's websocket), in the page's own clock. The player lives in a
 # component's shadow root, which media events do not leave.
+TELL_AFTER_MS = 2000  # player.js: Python hears of a click by then even if nothing plays yet
 RECORD_CLICK_PLAYING_AND_SENDS = """
 window.__hmSeen = { clicks: [], playing: [], sends: [] };
 const playing = () => window.__hmSeen.playing.push(performance.now());
@@ -151,7 +152,8 @@ def test_the_server_hears_of_a_click_only_once_the_title_plays(page, local_app, 
     first_frame = min(t for t in seen["playing"] if t > click)
     told = [t for t in seen["sends"] if t > click]
     assert told, "the page never told the server"
-    assert min(told) >= first_frame, (
+    # ...or, on a machine too busy to start the title within 2 s, by then (player.js).
+    assert min(told) >= first_frame or min(told) - click >= TELL_AFTER_MS, (
         f"told the server {min(told) - click:.0f} ms after the click,"
         f" the title played after {first_frame - click:.0f} ms"
     )
