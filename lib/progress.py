@@ -19,18 +19,18 @@ from dataclasses import dataclass
 import anyio
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from lib.library import Library
+from lib.media import ERROR_HEADERS, MediaEndpoint
 from lib.positions import Positions
 from lib.storage import StorageError
 from lib.tokens import InvalidToken, TokenSigner
 
 ROUTE_PREFIX = "/position"
 MAX_BODY_BYTES = 1024
-NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 log = logging.getLogger("homemovies.progress")
 
@@ -78,8 +78,7 @@ class ProgressEndpoint:
         try:
             response = await self.get_response(request)
         except HTTPException as error:
-            headers = {**NO_STORE, **(error.headers or {})}
-            response = PlainTextResponse(error.detail, error.status_code, headers)
+            response = MediaEndpoint.error_response(error.status_code, error.detail, error.headers)
         await response(scope, receive, send)
 
     async def get_response(self, request: Request) -> Response:
@@ -91,7 +90,7 @@ class ProgressEndpoint:
         if progress is None:
             raise HTTPException(400, 'Expected {"position": seconds, "duration": seconds}.')
         await anyio.to_thread.run_sync(self.record, user, progress)
-        return Response(status_code=204, headers=NO_STORE)
+        return Response(status_code=204, headers=ERROR_HEADERS)
 
     def check_token(self, token: str) -> tuple[str, str]:
         """Given the URL's token, return (user, title name) or raise 403."""

@@ -51,7 +51,7 @@ class PlayerSource:
     poster: str = ""
     start: float = 0.0
     autoplay: bool = True
-    name: str = ""  # the title's object name, sent back with position reports
+    name: str = ""  # the title's object name: a renewed link to it carries on where it is
     subtitles: tuple[Track, ...] = ()
     report: str = ""  # where the player posts its position (lib/progress.py), or "" for nowhere
 
