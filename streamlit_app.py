@@ -13,20 +13,12 @@ import sys
 from pathlib import Path
 
 import streamlit as st
-from starlette.middleware import Middleware
 
 from lib.accounts import AccountsError
-from lib.headers import SecurityHeaders
-from lib.media import IdentityEncoding, MediaEndpoint, media_routes
-from lib.player import asset_routes
-from lib.progress import ProgressEndpoint, progress_routes
+from lib.app import ENTRY_PAGE, middleware, routes
 from lib.services import Services, build_services, install
 from lib.settings import SettingsError, settings_or_exit
-from lib.share_page import SharePage, share_routes
 from lib.storage import StorageError
-
-HERE = Path(__file__).resolve().parent
-ENTRY_PAGE = HERE / "pages" / "main.py"
 
 
 def own_argv() -> list[str]:
@@ -54,35 +46,6 @@ def services_or_exit() -> Services:
 
 
 services = services_or_exit()
-endpoint = MediaEndpoint(
-    services.storage,
-    services.signer,
-    is_active_user=services.may_watch,
-    direct=services.direct,
-)
-reports = ProgressEndpoint(
-    services.positions,
-    services.library,
-    services.report_signer,
-    is_account=lambda user: user in services.accounts,
-)
-share_page = SharePage(
-    services.shares,
-    services.library,
-    services.signer,
-    services.settings.token_seconds,
-    media_sources=services.media_sources,
-)
-app = st.App(
-    ENTRY_PAGE,
-    routes=[
-        *media_routes(endpoint),
-        *progress_routes(reports),
-        *share_routes(share_page),
-        *asset_routes(),
-    ],
-    middleware=[
-        Middleware(SecurityHeaders, media_sources=services.media_sources),
-        Middleware(IdentityEncoding),
-    ],
-)
+# `streamlit run` finds the app by reading this file for a call of st.App, so the call is
+# here; everything it serves beside the pages comes from the factory in lib/app.py.
+app = st.App(ENTRY_PAGE, routes=routes(services), middleware=middleware(services))

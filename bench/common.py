@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.media import media_url
+from lib.links import media_url
 from lib.tokens import TokenSigner, derive_key
 from tests.conftest import ADMIN, COOKIE_KEY, RunningApp, app_env, free_port, start_app, stop_app
 

@@ -21,15 +21,15 @@ from pathlib import Path
 
 from bench.common import machine, median, percentile, running_app, running_nginx, scratch_dir
 from bench.common import table as markdown_table
-from lib.player import HLS_PACKAGE
+from lib.assets import HLS_PACKAGE
 from lib.positions import Positions
-from lib.storage_local import LocalStorage
+from lib.sessions import COOKIE_NAME
+from lib.storage.local import LocalStorage
 from scripts.make_demo import encode_hls, encode_mp4, encode_poster
 from tests.conftest import ADMIN, CHROMIUM, CHROMIUM_ARGS
 from tests.ui import open_tab, sign_in, wait_for_cookie
 
 TARGETS_MS = {"MP4": 300, "HLS": 500}
-COOKIE_NAME = "homemovies_auth"  # lib.auth's; importing lib.auth outside Streamlit logs warnings
 TAB = "Clips"
 TITLES = {"MP4": "Beach", "HLS": "Garden"}
 TRACE_CATEGORIES = [

@@ -26,6 +26,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from bench.common import machine, median, table
 from bench.library_page import WATCHER, settle, timed
+from lib.sessions import COOKIE_NAME
 from scripts.make_demo import encode_poster
 from tests.big_library import Layout, fill
 from tests.conftest import (
@@ -44,7 +45,6 @@ from tests.oci_server import OciApiServer
 BUCKET = "bench-library"
 COLD_TARGET_MS = 3000
 WARM_TARGET_MS = 1500
-COOKIE_NAME = "homemovies_auth"  # lib.auth's; importing lib.auth outside Streamlit logs warnings
 
 
 @dataclass

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
-from lib.auth import COOKIE_NAME
-from lib.grid import PAGE_SIZE
+from lib.sessions import COOKIE_NAME
+from lib.ui.grid import PAGE_SIZE
 from scripts.make_demo import encode_poster
 from tests.conftest import (
     ADMIN,

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import httpx
 
-from lib.media import media_url
-from lib.player import hls_script_path
+from lib.assets import hls_script_path
+from lib.links import media_url
 from lib.tokens import TokenSigner, derive_key
 from tests.conftest import (
     ADMIN,

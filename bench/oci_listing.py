@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from lib.library import Library, Tab
+from lib.services import build_storage
 from lib.settings import Settings
-from lib.storage_oci import oci_storage
 from tests.conftest import OCI_TENANCY, OCI_USER, write_oci_config
 from tests.oci_server import OciApiServer, new_key_pair, private_pem
 
@@ -36,7 +36,7 @@ def main(files: int = 1500, segments: int = 10_000) -> None:
         for number in range(segments):
             server.put_bytes(BUCKET, f"Many/Huge.hls/output{number:05d}.ts", b"")
         server.put_bytes(BUCKET, "Many/Huge.hls/output.m3u8", b"#EXTM3U\n")
-        storage = oci_storage(
+        storage = build_storage(
             Settings(bucket=BUCKET, os_endpoint=server.url, oci_config=str(config))
         )
         storage.namespace  # noqa: B018 - resolve it before timing

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
+from lib.services import build_storage
 from lib.settings import Settings
 from lib.stats import scan_library
-from lib.storage_oci import oci_storage
 from tests.conftest import OCI_TENANCY, OCI_USER, write_oci_config
 from tests.oci_server import OciApiServer, new_key_pair, private_pem
 
@@ -91,7 +91,7 @@ def main(layouts: list[tuple[int, int]]) -> None:
             settings = Settings(
                 bucket=bucket_name(videos, segments), os_endpoint=url, oci_config=str(config)
             )
-            storage = oci_storage(settings)
+            storage = build_storage(settings)
             storage.namespace  # noqa: B018 - resolve it before timing
             if number == 0:
                 scan_library(storage)  # warm up: imports (pandas) and connections

@@ -7,15 +7,13 @@ Only one folder level is listed per tab, so HLS segments are never enumerated he
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any
 
+from lib.cache import TTLCache
 from lib.search import SearchIndex
 from lib.sidecars import HLS_POSTER, FolderSidecars, Subtitle, hls_subtitles
 from lib.storage import Listing, NotFound, Storage, StorageError
@@ -39,9 +37,13 @@ UNPLAYABLE_EXTENSIONS = frozenset(
 )
 HLS_SUFFIX = ".hls"
 PLAYLIST_NAME = "output.m3u8"
+PLAYLIST_SUFFIX = ".m3u8"
+# Hours of video list in well under a megabyte: a playlist larger than this is not served
+# (the media route) nor read (the stats page), and the stats page says so.
+MAX_PLAYLIST_BYTES = 8 * 1024 * 1024
 UNSORTED = "Unsorted"
+LISTING_ERROR_SECONDS = 10.0  # a folder that failed is not listed again for this long
 
-T = TypeVar("T")
 log = logging.getLogger("homemovies.library")
 
 
@@ -75,6 +77,11 @@ class Video:
     added: datetime | None = None
     poster: str | None = None  # the object holding its poster image, if there is one
     subtitles: tuple[Subtitle, ...] = ()  # for `.hls` folders: see Library.subtitles()
+
+    @property
+    def playable(self) -> bool:
+        """Whether a browser can play this title: a file it plays natively, or an HLS folder."""
+        return self.kind in (Kind.FILE, Kind.HLS)
 
     @property
     def playlist(self) -> str:
@@ -199,61 +206,14 @@ def check_playlists(storage: Storage, videos: list[Video], workers: int = 8) -> 
     return [checked.get(video.name, video) for video in videos]
 
 
-class TTLCache:
-    """A small thread-safe cache whose entries expire after `ttl` seconds.
-
-    A StorageError is remembered too, for `error_ttl` seconds: a folder that fails is not
-    listed again (with all its retries) on every page run while storage is struggling.
-    Callers asking for the same key at once share one computation (sessions and reruns
-    arriving together would otherwise list the same folder several times).
-    """
-
-    def __init__(
-        self, ttl: float, error_ttl: float = 10.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.ttl = ttl
-        self.error_ttl = min(error_ttl, ttl)
-        self._clock = clock
-        self._entries: dict[object, tuple[float, object]] = {}
-        self._computing: dict[object, threading.Lock] = {}  # one per key ever asked for
-        self._lock = threading.Lock()
-
-    def get(self, key: object, compute: Callable[[], T]) -> T:
-        """Return the cached value for `key`, computing it when absent or expired."""
-        with self._lock:
-            key_lock = self._computing.setdefault(key, threading.Lock())
-        with key_lock:
-            now = self._clock()
-            with self._lock:
-                entry = self._entries.get(key)
-            if entry is not None:
-                stored, value = entry
-                if isinstance(value, StorageError):
-                    if now - stored < self.error_ttl:
-                        raise value
-                elif now - stored < self.ttl:
-                    return value  # type: ignore[return-value]
-            try:
-                value = compute()
-            except StorageError as error:
-                with self._lock:
-                    self._entries[key] = (now, error)
-                raise
-            with self._lock:
-                self._entries[key] = (now, value)
-            return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
 class Library:
     """Tabs and titles of one storage backend, with listings cached for `ttl` seconds."""
 
     def __init__(self, storage: Storage, ttl: float = 60.0) -> None:
         self.storage = storage
-        self._cache = TTLCache(ttl)
+        self._cache: TTLCache[Any] = TTLCache(
+            ttl, error_ttl=LISTING_ERROR_SECONDS, errors=(StorageError,)
+        )
 
     def tabs(self) -> list[Tab]:
         """Return the tabs (one root listing, cached)."""

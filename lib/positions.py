@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from lib.appstate import CorruptState, read_json, state_name, write_json
 from lib.storage import Storage, StorageError
+from lib.storage.appstate import CorruptState, read_json, state_name, write_json
 
 START_FRACTION = 0.05
 WATCHED_FRACTION = 0.90

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,17 +19,17 @@ from lib.accounts import Accounts, build_accounts
 from lib.library import Library
 from lib.positions import Positions
 from lib.sessions import SignOuts
-from lib.settings import Settings, load_settings
+from lib.settings import Settings, SettingsError, load_settings, with_vault_secrets
 from lib.shares import Shares, share_id_of
 from lib.stats import LibraryStats
-from lib.storage import Storage
-from lib.storage_local import LocalStorage
+from lib.storage import Storage, StorageError
+from lib.storage.local import LocalStorage
 from lib.throttle import SignInThrottle
 from lib.tokens import TokenSigner, derive_key
 from lib.tv_signin import DeviceSignIns
 
 if TYPE_CHECKING:
-    from lib.oci_auth import OciAuth
+    from lib.storage.oci_auth import OciAuth
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Services:
     stats: LibraryStats
     accounts: Accounts
     signer: TokenSigner
-    report_signer: TokenSigner  # position reports (lib/progress.py): a key of their own
+    report_signer: TokenSigner  # position reports (lib/web/positions.py): a key of their own
     positions: Positions
     shares: Shares
     cookie_key: str = field(repr=False)
@@ -52,6 +53,7 @@ class Services:
     media_sources: tuple[str, ...] = ()
     device_sign_ins: DeviceSignIns = field(default_factory=DeviceSignIns)
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
+    clock: Callable[[], float] = time.time  # the wall clock every expiry is measured by
 
     def may_watch(self, holder: str) -> bool:
         """Return whether a media token's holder (a user or a share link) may still watch."""
@@ -61,54 +63,97 @@ class Services:
         return holder in self.accounts
 
 
+def oci_auth(settings: Settings) -> OciAuth:
+    """Return the OCI credentials the settings select (raises AuthError if unusable)."""
+    from lib.storage.oci_auth import load_auth  # imported lazily: the oci SDK is slow to import
+
+    return load_auth(settings.oci_credentials)
+
+
 def build_storage(settings: Settings, auth: OciAuth | None = None) -> Storage:
     """Return the storage backend the settings name (an OCI one signs with `auth`)."""
     if settings.library is not None:
         return LocalStorage(settings.library)
-    from lib.storage_oci import oci_storage  # imported lazily: the oci SDK is slow to import
+    if not settings.bucket:
+        raise StorageError("Pass --bucket NAME (or a 'bucket' secret in the Vault).")
+    from lib.storage.oci import open_bucket
 
-    return oci_storage(settings, auth)
+    return open_bucket(settings.bucket, auth or oci_auth(settings), settings.os_endpoint)
 
 
-def build_services(settings: Settings) -> Services:
-    """Given settings, return the services; raises SettingsError/AccountsError/StorageError."""
+def settings_from_vault(settings: Settings, auth: OciAuth) -> Settings:
+    """Return `settings` completed with the Vault secrets of `--secret` (see lib/settings.py)."""
+    from lib.storage.vault import SecretError, read_secrets
+
+    def read(names: Set[str]) -> dict[str, str]:
+        try:
+            return read_secrets(
+                settings.secret or "",
+                auth,
+                names,
+                settings.vault_endpoint,
+                settings.secrets_endpoint,
+            )
+        except SecretError as error:
+            raise SettingsError(str(error)) from error
+
+    return with_vault_secrets(settings, read)
+
+
+def build_services(
+    settings: Settings,
+    storage: Storage | None = None,
+    throttle: SignInThrottle | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Services:
+    """Given settings, return the services; raises SettingsError/AccountsError/StorageError.
+
+    `storage` replaces the backend the settings name (every service is built on it),
+    `throttle` the sign-in throttle and `clock` the wall clock of every expiry: tests pass
+    ones they can watch or move in time.
+    """
     auth = None
-    if settings.source == "oci":
-        from lib.oci_auth import load_auth  # imported lazily: the oci SDK is slow to import
-
-        auth = load_auth(settings)
+    if settings.source == "oci" and storage is None:
+        auth = oci_auth(settings)
         if settings.secret:
-            from lib.vault import with_vault_secrets
-
             # Before the accounts and the cookie key: the Vault may hold both.
-            settings = with_vault_secrets(settings, auth)
+            settings = settings_from_vault(settings, auth)
     cookie_key = settings.cookie_key or secrets.token_urlsafe(32)
-    storage = build_storage(settings, auth)
+    if storage is None:
+        storage = build_storage(settings, auth)
     direct = None
     media_sources: tuple[str, ...] = ()
     if settings.delivery == "par":
-        from lib.headers import par_sources
-        from lib.par import ParLinks
-        from lib.storage_oci import OciStorage
+        from lib.storage.oci import OciStorage
+        from lib.storage.par import ParLinks, par_hosts
 
         assert isinstance(storage, OciStorage), "settings.validate allows par only for OCI"
-        direct = ParLinks(storage, lifetime=settings.token_seconds).url
-        media_sources = par_sources(storage.endpoint)
+        direct = ParLinks(storage, lifetime=settings.token_seconds, clock=clock).url
+        media_sources = par_hosts(storage.endpoint)
     accounts = build_accounts(settings.users, settings.username, settings.password)
+
+    def signer(purpose: str) -> TokenSigner:
+        return TokenSigner(derive_key(cookie_key, purpose), clock=clock)
+
     return Services(
         settings=settings,
         storage=storage,
         library=Library(storage, ttl=settings.cache_ttl),
         stats=LibraryStats(storage, ttl=settings.stats_ttl),
         accounts=accounts,
-        signer=TokenSigner(derive_key(cookie_key, "homemovies media token v1")),
-        report_signer=TokenSigner(derive_key(cookie_key, "homemovies position report v1")),
-        positions=Positions(storage),
-        shares=Shares(storage, TokenSigner(derive_key(cookie_key, "homemovies share link v1"))),
+        signer=signer("homemovies media token v1"),
+        report_signer=signer("homemovies position report v1"),
+        positions=Positions(storage, clock=clock),
+        shares=Shares(storage, signer("homemovies share link v1"), clock),
         cookie_key=cookie_key,
-        sign_outs=SignOuts(keep_seconds=settings.cookie_expiry_days * 86400, storage=storage),
+        sign_outs=SignOuts(
+            keep_seconds=settings.cookie_expiry_days * 86400, clock=clock, storage=storage
+        ),
         direct=direct,
         media_sources=media_sources,
+        device_sign_ins=DeviceSignIns(clock=clock),
+        throttle=SignInThrottle() if throttle is None else throttle,
+        clock=clock,
     )
 
 

@@ -14,9 +14,10 @@ from collections.abc import Callable
 
 import jwt
 
-from lib.appstate import CorruptState, read_json, state_name, write_json
 from lib.storage import Storage, StorageError
+from lib.storage.appstate import CorruptState, read_json, state_name, write_json
 
+COOKIE_NAME = "homemovies_auth"  # the login cookie (written by streamlit-authenticator)
 STATE_NAME = state_name("sessions", "sign-outs")
 
 log = logging.getLogger("homemovies.sessions")

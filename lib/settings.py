@@ -10,16 +10,25 @@ import argparse
 import os
 import sys
 import tomllib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence, Set
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from lib.storage.oci_config import DEFAULT_OS_ENDPOINT, OciCredentials
+
 ENV_PREFIX = "HOMEMOVIES_"
 SECRETS_TABLE = "homemovies"
-DEFAULT_OS_ENDPOINT = "https://objectstorage.us-ashburn-1.oraclecloud.com"
 MIN_COOKIE_KEY_LENGTH = 32
 DELIVERY_MODES = ("proxy", "par")
+# Secret name in the Vault (--secret) -> Settings field (the original app's names).
+VAULT_SECRET_FIELDS = {
+    "bucket": "bucket",
+    "username": "username",
+    "password": "password",
+    "cookie-key": "cookie_key",
+}
+VAULT_REQUIRED = ("bucket", "username", "password")
 
 
 class SettingsError(Exception):
@@ -172,6 +181,16 @@ class Settings:
     @property
     def token_seconds(self) -> int:
         return int(self.token_hours * 3600)
+
+    @property
+    def oci_credentials(self) -> OciCredentials:
+        """Which credentials sign this app's OCI requests."""
+        return OciCredentials(
+            instance_principal=self.instance_principal,
+            resource_principal=self.resource_principal,
+            config_file=self.oci_config,
+            profile=self.oci_profile,
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -342,6 +361,33 @@ def require_login(settings: Settings) -> None:
     if bool(settings.username) != bool(settings.password):
         missing = "--password (HOMEMOVIES_PASSWORD)" if settings.username else "--username"
         raise SettingsError(f"Pass {missing} too: the single admin needs both.")
+
+
+def with_vault_secrets(
+    settings: Settings, read: Callable[[Set[str]], Mapping[str, str]]
+) -> Settings:
+    """Return `settings` with the values it lacks taken from the Vault (`read` returns the
+    secrets of the names asked for); raise SettingsError naming each required secret that is
+    in neither place. A value set as a flag, variable or secrets.toml key wins."""
+    fields = VAULT_SECRET_FIELDS
+    wanted = {name for name, field in fields.items() if getattr(settings, field) is None}
+    found = read(wanted) if wanted else {}
+    settings = replace(settings, **{fields[name]: value for name, value in found.items() if value})
+    # With a users file the Vault's single admin is optional (but still an admin if given).
+    required = VAULT_REQUIRED if settings.users is None else ("bucket",)
+    missing = [name for name in required if getattr(settings, fields[name]) is None]
+    if missing:
+        names = " and ".join(repr(name) for name in missing)
+        plural = "s" if len(missing) > 1 else ""
+        raise SettingsError(
+            f"The Vault in compartment {settings.secret} has no active secret{plural} named "
+            f"{names}; add {'them' if plural else 'it'}, or pass "
+            + " and ".join(f"--{fields[name]}" for name in missing)
+            + "."
+        )
+    validate(settings)
+    require_login(settings)
+    return settings
 
 
 def settings_or_exit(argv: Sequence[str]) -> Settings:

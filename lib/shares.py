@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from lib.appstate import STATE_PREFIX, CorruptState, read_json, state_name, write_json
 from lib.storage import NotFound, Storage, StorageError
+from lib.storage.appstate import STATE_PREFIX, CorruptState, read_json, state_name, write_json
 from lib.tokens import InvalidToken, TokenSigner
 
 MIN_HOURS = 1

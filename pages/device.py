@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from lib.auth import DEVICE_PARAM
 from lib.services import current
+from lib.ui.sign_in import DEVICE_PARAM
 
 services = current()
 user = st.session_state["user"]

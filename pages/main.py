@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from lib.auth import DEVICE_PARAM, require_login
 from lib.services import current
+from lib.ui.sign_in import DEVICE_PARAM, require_login
 
 st.set_page_config(page_title="Home movies", page_icon="🎞️", layout="wide")
 services = current()

@@ -4,9 +4,11 @@ import time
 
 import streamlit as st
 
+from lib.format import format_expiry
 from lib.services import current
-from lib.sharing import expiry_text, share_url
 from lib.storage import StorageError
+from lib.ui.markdown import escape
+from lib.ui.share_form import share_url
 
 services = current()
 user = st.session_state["user"]
@@ -19,22 +21,23 @@ st.caption("Make a link with the Share button under the player. Revoking stops i
 try:
     shares = services.shares.active()
 except StorageError as error:
-    st.error(f"The share links cannot be listed right now: {error}")
+    st.error(f"The share links cannot be listed right now: {escape(str(error))}")
     st.stop()
 if not shares:
     st.info("No share links are active.")
 now = time.time()
 for share in shares:
     with st.container(border=True, key=f"share-{share.id}"):
-        st.markdown(f"**{share.title}**")
+        st.markdown(f"**{escape(share.title)}**")
         if share.note:
             st.text(share.note)
-        st.caption(f"Expires {expiry_text(share, now)} · made by {share.created_by}")
+        made_by = escape(share.created_by)
+        st.caption(f"Expires {format_expiry(share.expires, now)} · made by {made_by}")
         st.code(share_url(services.shares, share), language=None, wrap_lines=True)
         if st.button("Revoke", key=f"revoke:{share.id}", icon=":material/link_off:"):
             try:
                 services.shares.revoke(share.id)
             except StorageError as error:
-                st.error(f"Could not revoke the link: {error}")
+                st.error(f"Could not revoke the link: {escape(str(error))}")
             else:
                 st.rerun()

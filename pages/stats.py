@@ -5,19 +5,11 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
+from lib.format import format_duration, format_size, size_unit
 from lib.services import current
-from lib.stats import (
-    DEFAULT_PRICES,
-    TIER_LABELS,
-    ProblemKind,
-    Report,
-    ScanProgress,
-    format_duration,
-    format_size,
-    monthly_cost,
-    size_unit,
-)
+from lib.stats import DEFAULT_PRICES, TIER_LABELS, ProblemKind, Report, ScanProgress, monthly_cost
 from lib.storage import StorageError
+from lib.ui.markdown import escape
 
 services = current()
 user = st.session_state.get("user")
@@ -47,7 +39,7 @@ def scan() -> Report:
     try:
         totals = stats.totals()
     except StorageError as error:
-        headline.error(f"The library's totals cannot be read right now: {error}")
+        headline.error(f"The library's totals cannot be read right now: {escape(str(error))}")
         totals = None
     if totals is not None:
         source = "OCI's approximate bucket totals" if is_bucket else "the library folder"
@@ -68,7 +60,7 @@ def scan() -> Report:
         report = stats.report(progress=show)
     except StorageError as error:
         bar.empty()
-        st.error(f"The library cannot be scanned right now: {error}")
+        st.error(f"The library cannot be scanned right now: {escape(str(error))}")
         st.stop()
     bar.empty()
     return report

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from lib.library import MAX_PLAYLIST_BYTES
 from lib.storage import Listing, ObjectInfo
-from lib.storage_local import LocalStorage
+from lib.storage.local import LocalStorage
 from scripts.make_demo import (
     encode_avi,
     encode_hls,
@@ -155,14 +156,15 @@ def app_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def streamlit_command(port: int, flags: list[str], script: str = "streamlit_app.py") -> list[str]:
-    """Return the command serving SCRIPT on 127.0.0.1:`port` with our FLAGS."""
+def streamlit_command(port: int, flags: list[str]) -> list[str]:
+    """Return the command serving the app (streamlit_app.py, as in production) on
+    127.0.0.1:`port` with our FLAGS."""
     return [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        script,
+        "streamlit_app.py",
         "--server.port",
         str(port),
         "--server.address",
@@ -179,13 +181,12 @@ def start_app(
     env: dict[str, str],
     name: str,
     timeout: float = 60,
-    script: str = "streamlit_app.py",
 ) -> RunningApp:
-    """Start `streamlit run SCRIPT -- FLAGS` on a free port; wait until healthy."""
+    """Start `streamlit run streamlit_app.py -- FLAGS` on a free port; wait until healthy."""
     port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / f"server-{name}.log"
-    command = streamlit_command(port, flags, script)
+    command = streamlit_command(port, flags)
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -373,7 +374,7 @@ def oci_app(oci: LoopbackOci) -> Iterator[RunningApp]:
 VIEWER = "viewer"
 VIEWER_PASSWORD = "a viewer's passphrase"
 STATS_BUCKET = "stats-library"
-HUGE_PLAYLIST_BYTES = 3 * 1024 * 1024
+HUGE_PLAYLIST_BYTES = MAX_PLAYLIST_BYTES + 1024 * 1024  # over the limit: never read
 
 
 @dataclass

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import shutil
 import threading
-from dataclasses import replace
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.accounts import Role, User, hash_password
-from lib.auth import PASSWORD_KEY, SIGN_IN_ATTEMPT, SignInAttempt
-from lib.library import Library
 from lib.positions import Positions
 from lib.services import build_services, current, install
 from lib.settings import Settings
-from lib.storage_local import LocalStorage
+from lib.storage.local import LocalStorage
 from lib.throttle import SignInResult, SignInThrottle
+from lib.ui.sign_in import PASSWORD_KEY, SIGN_IN_ATTEMPT, SignInAttempt
+from tests.apptest import sign_in
 from tests.conftest import ADMIN, ADMIN_PASSWORD, COOKIE_KEY, REPO, CountingStorage, FakeClock
 
 ENTRY = str(REPO / "pages" / "main.py")
@@ -32,17 +31,8 @@ def app(fixture_library, storage) -> AppTest:
     settings = Settings(
         library=fixture_library.root, username=ADMIN, password=ADMIN_PASSWORD, cookie_key=COOKIE_KEY
     )
-    services = build_services(settings)
-    install(replace(services, storage=storage, library=Library(storage)))
+    install(build_services(settings, storage=storage))
     return AppTest.from_file(ENTRY, default_timeout=30)
-
-
-def sign_in(at: AppTest, username: str, password: str) -> AppTest:
-    inputs = {field.label: field for field in at.text_input}
-    inputs["Username"].input(username)
-    inputs["Password"].input(password)
-    next(b for b in at.button if b.label == "Sign in").click()
-    return at.run()
 
 
 def test_only_the_sign_in_form_before_login(app, storage):
@@ -83,8 +73,7 @@ def test_sixth_attempt_is_refused_for_any_username_and_the_owner_gets_in_after_t
         library=fixture_library.root, username=ADMIN, password=ADMIN_PASSWORD, cookie_key=COOKIE_KEY
     )
     clock = FakeClock()
-    services = build_services(settings)
-    install(replace(services, library=Library(storage), throttle=SignInThrottle(clock=clock)))
+    install(build_services(settings, storage=storage, throttle=SignInThrottle(clock=clock)))
     at = AppTest.from_file(ENTRY, default_timeout=30).run()
     for username in (ADMIN, "nobody"):
         for _ in range(5):

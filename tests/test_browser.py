@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from lib.auth import COOKIE_NAME
+from lib.sessions import COOKIE_NAME
 from tests.conftest import ODD_HLS, ODD_MP4
 from tests.ui import (
     open_tab,

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from lib.auth import COOKIE_NAME
-from lib.stats import format_duration
+from lib.format import format_duration
+from lib.sessions import COOKIE_NAME
 from tests.conftest import (
     ADMIN,
     STATS_BUCKET,
@@ -25,20 +25,19 @@ from tests.conftest import (
 )
 from tests.test_stats import HLS_SECONDS, TITLES, WEDDING, library_sizes
 from tests.ui import open_page, sign_in, wait_for_cookie
+from tests.users import write_users
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def stats_app(oci: LoopbackOci, stats_bucket: str) -> Iterator[RunningApp]:
+def stats_app(oci: LoopbackOci, stats_bucket: str, tmp_path_factory) -> Iterator[RunningApp]:
     """The app on the stats bucket, with an admin and a viewer account."""
-    env = app_env(
-        HOMEMOVIES_BUCKET=stats_bucket,
-        HOMEMOVIES_OS_ENDPOINT=oci.url,
-        HOMEMOVIES_OCI_CONFIG=str(oci.config_path),
-        HOMEMOVIES_USERNAME=ADMIN,
+    users = write_users(
+        tmp_path_factory.mktemp("stats-users") / "users.yaml", {VIEWER: (VIEWER_PASSWORD, "viewer")}
     )
-    app = start_app([], env, "stats", script="tests/viewer_app.py")
+    flags = [*oci.flags(stats_bucket), "--users", str(users), "--username", ADMIN]
+    app = start_app(flags, app_env(), "stats")
     yield app
     stop_app(app)
 

@@ -6,21 +6,22 @@ from __future__ import annotations
 import functools
 import json
 import re
-import time
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from lib.auth import COOKIE_NAME
 from lib.positions import Positions
+from lib.sessions import COOKIE_NAME
 from tests.conftest import ADMIN, ARTIFACTS, LONG_SECONDS, ODD_MP4, new_page
 from tests.ui import (
     open_page,
     open_tab,
     play,
+    press_until_shown,
     sign_in,
     video_state,
     wait_for_cookie,
+    wait_until,
     wait_until_playing,
 )
 
@@ -37,14 +38,6 @@ TV_AGENT = (
 def video_js(page: Page, expression: str):
     """Evaluate `expression` on the player's <video> (as `v`)."""
     return page.locator("video").evaluate(f"v => {expression}")
-
-
-def wait_until(condition, message: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(message)
-        time.sleep(0.1)
 
 
 # --- Find -----------------------------------------------------------------------------------
@@ -300,7 +293,9 @@ def test_qr_sign_in_approved_on_a_phone_signs_in_the_tv_once(browser, local_app)
         new_page(browser, "tv-sign-in-phone", viewport=PHONE) as phone,
     ):
         tv.goto(local_app.url)
-        tv.get_by_role("button", name="Sign in with your phone").click()
+        press_until_shown(
+            tv, tv.get_by_role("button", name="Sign in with your phone"), tv.get_by_role("img")
+        )
         expect(tv.get_by_role("img")).to_have_count(1)  # the QR code
         approve_link = tv.get_by_role("link", name="this link").get_attribute("href")
         match = tv.get_by_text(re.compile(r"The phone will show the code")).inner_text()[-5:-1]

@@ -9,7 +9,7 @@ import time
 import pytest
 from playwright.sync_api import Page, WebSocketRoute, expect
 
-from lib.auth import COOKIE_NAME
+from lib.sessions import COOKIE_NAME
 from tests.ui import (
     open_tab,
     play,

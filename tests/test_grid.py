@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from lib.grid import card_html
 from lib.library import Kind, Video
+from lib.ui.grid import card_html
 
 HOSTILE = "Events/<img src=x onerror=alert(1)> \"quoted\" & 'single'"
 
@@ -43,7 +43,7 @@ def test_a_playable_card_is_a_play_button_naming_its_object():
     card = Parsed(card_html(video, poster, download, "Events"))
     assert card.attribute("button", "data-hm-play") == ["Events/Wedding.mp4"]
     assert card.attribute("img", "src") == ["/video/token/Events/Wedding.mp4.jpg"]
-    assert "Events · 3.0 MB" in card.text
+    assert "Events · 3 MB" in card.text
 
 
 def test_names_from_the_bucket_stay_text():

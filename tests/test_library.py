@@ -7,9 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from lib.library import Kind, Library, Tab, TTLCache, tabs_from_root, videos_from_listing
+from lib.cache import TTLCache
+from lib.library import Kind, Library, Tab, tabs_from_root, videos_from_listing
 from lib.storage import Listing, NotFound, ObjectInfo, Unavailable
-from lib.storage_local import LocalStorage
+from lib.storage.local import LocalStorage
 from tests.conftest import ODD_HLS, ODD_MP4, CountingStorage
 
 
@@ -259,7 +260,7 @@ def test_local_backend_refuses_writes_to_a_read_only_folder(tmp_path):
 
 def test_ttl_cache_remembers_a_storage_error_briefly():
     now = [0.0]
-    cache = TTLCache(60, error_ttl=5, clock=lambda: now[0])
+    cache = TTLCache(60, error_ttl=5, errors=(Unavailable,), clock=lambda: now[0])
     calls = []
 
     def failing():

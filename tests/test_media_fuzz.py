@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from lib.headers import SecurityHeaders
-from lib.media import MediaEndpoint, media_routes
-from lib.storage_local import LocalStorage
+from lib.storage.local import LocalStorage
 from lib.tokens import InvalidToken, TokenSigner, derive_key
+from lib.web.headers import SecurityHeaders
+from lib.web.media import MediaEndpoint, media_routes
 from tests.conftest import ADMIN, COOKIE_KEY, ODD_HLS, ODD_MP4, SECRET_TEXT
 
 SIGNER = TokenSigner(derive_key(COOKIE_KEY, "homemovies media token v1"))

@@ -17,11 +17,12 @@ from packaging.version import Version
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from lib.media import MediaEndpoint, RangeNotSatisfiable, media_routes, media_url, parse_range
+from lib.links import media_url
+from lib.services import build_storage
 from lib.settings import Settings
-from lib.storage_local import LocalStorage
-from lib.storage_oci import oci_storage
+from lib.storage.local import LocalStorage
 from lib.tokens import TokenSigner, derive_key
+from lib.web.media import MediaEndpoint, RangeNotSatisfiable, media_routes, parse_range
 from tests.conftest import (
     ADMIN,
     COOKIE_KEY,
@@ -44,7 +45,7 @@ def client(request, fixture_library):
         storage = LocalStorage(fixture_library.root)
     else:
         oci = request.getfixturevalue("oci")
-        storage = oci_storage(
+        storage = build_storage(
             Settings(bucket=OCI_BUCKET, os_endpoint=oci.url, oci_config=str(oci.config_path))
         )
     endpoint = MediaEndpoint(storage, SIGNER, lambda user: user == ADMIN)

@@ -11,9 +11,9 @@ import jwt
 import oci as oci_sdk
 import pytest
 
-from lib.oci_auth import AuthError, load_auth, object_storage_client
 from lib.settings import DEFAULT_OS_ENDPOINT, Settings
-from lib.storage_oci import OciStorage
+from lib.storage.oci import OciStorage
+from lib.storage.oci_auth import AuthError, load_auth, object_storage_client
 from tests.conftest import (
     ADMIN,
     OCI_BUCKET,
@@ -36,12 +36,12 @@ RP_ENV = (
 
 
 def test_api_key_of_the_default_profile_signs_requests(oci):
-    auth = load_auth(Settings(bucket=OCI_BUCKET, oci_config=str(oci.config_path)))
+    auth = load_auth(Settings(bucket=OCI_BUCKET, oci_config=str(oci.config_path)).oci_credentials)
     assert isinstance(auth.signer, oci_sdk.signer.Signer)
     assert auth.mode == f"the API key of profile DEFAULT in {oci.config_path}"
     assert auth.region == OCI_REGION
     mark = oci.server.mark()
-    storage = OciStorage(object_storage_client(auth, Settings(os_endpoint=oci.url)), OCI_BUCKET)
+    storage = OciStorage(object_storage_client(auth, oci.url), OCI_BUCKET)
     assert storage.namespace == oci.server.namespace
     assert (
         oci.server.since(mark)[0].signed_by
@@ -50,16 +50,16 @@ def test_api_key_of_the_default_profile_signs_requests(oci):
 
 
 def test_without_os_endpoint_the_region_endpoint_is_used(oci):
-    auth = load_auth(Settings(oci_config=str(oci.config_path)))
-    client = object_storage_client(auth, Settings())
+    auth = load_auth(Settings(oci_config=str(oci.config_path)).oci_credentials)
+    client = object_storage_client(auth)
     assert (
         client.base_client.get_endpoint() == f"https://objectstorage.{OCI_REGION}.oraclecloud.com"
     )
 
 
 def test_os_endpoint_is_the_client_endpoint(oci):
-    auth = load_auth(Settings(oci_config=str(oci.config_path)))
-    client = object_storage_client(auth, Settings(os_endpoint="https://objects.example.test/"))
+    auth = load_auth(Settings(oci_config=str(oci.config_path)).oci_credentials)
+    client = object_storage_client(auth, "https://objects.example.test/")
     assert client.base_client.get_endpoint() == "https://objects.example.test"
 
 
@@ -68,10 +68,10 @@ def test_another_profile_is_chosen_by_name(oci, tmp_path):
     default = config.read_text()
     travel = default.replace("[DEFAULT]", "[travel]").replace(OCI_REGION, "ap-tokyo-1")
     config.write_text(default + "\n" + travel)
-    auth = load_auth(Settings(oci_config=str(config), oci_profile="travel"))
+    auth = load_auth(Settings(oci_config=str(config), oci_profile="travel").oci_credentials)
     assert auth.region == "ap-tokyo-1"
     assert auth.mode == f"the API key of profile travel in {config}"
-    endpoint = object_storage_client(auth, Settings()).base_client.get_endpoint()
+    endpoint = object_storage_client(auth).base_client.get_endpoint()
     assert endpoint == "https://objectstorage.ap-tokyo-1.oraclecloud.com"
 
 
@@ -91,7 +91,7 @@ def test_unusable_config_is_one_sentence_naming_the_mode(tmp_path, oci, setup, c
             config.write_text(config.read_text().replace(f"key_file={oci.key_path}\n", ""))
     profile = "elsewhere" if setup == "no-profile" else None
     with pytest.raises(AuthError) as caught:
-        load_auth(Settings(oci_config=str(config), oci_profile=profile))
+        load_auth(Settings(oci_config=str(config), oci_profile=profile).oci_credentials)
     message = str(caught.value)
     assert message.startswith(f"Cannot use the API key of profile {profile or 'DEFAULT'} in")
     assert cause in message
@@ -114,13 +114,13 @@ def resource_principal(oci, monkeypatch):
 
 
 def test_resource_principal_signs_with_its_session_token(oci, resource_principal):
-    auth = load_auth(Settings(resource_principal=True))
+    auth = load_auth(Settings(resource_principal=True).oci_credentials)
     assert isinstance(auth.signer, oci_sdk.auth.signers.EphemeralResourcePrincipalSigner)
     assert auth.region == "us-phoenix-1"
-    default = object_storage_client(auth, Settings()).base_client.get_endpoint()
+    default = object_storage_client(auth).base_client.get_endpoint()
     assert default == "https://objectstorage.us-phoenix-1.oraclecloud.com"
     mark = oci.server.mark()
-    client = object_storage_client(auth, Settings(os_endpoint=oci.url))
+    client = object_storage_client(auth, oci.url)
     prefixes = OciStorage(client, OCI_BUCKET).list("").prefixes
     assert [p for p in prefixes if p != ".homemovies/"] == [".hidden/", "Events/", "Years/"]
     assert {s.signed_by for s in oci.server.since(mark)} == {"ST$" + resource_principal}
@@ -128,16 +128,16 @@ def test_resource_principal_signs_with_its_session_token(oci, resource_principal
 
 def test_without_any_region_ashburn_is_used(oci, resource_principal, monkeypatch):
     monkeypatch.delenv("OCI_RESOURCE_PRINCIPAL_REGION")
-    auth = load_auth(Settings(resource_principal=True))
+    auth = load_auth(Settings(resource_principal=True).oci_credentials)
     assert auth.region is None
-    assert object_storage_client(auth, Settings()).base_client.get_endpoint() == DEFAULT_OS_ENDPOINT
+    assert object_storage_client(auth).base_client.get_endpoint() == DEFAULT_OS_ENDPOINT
 
 
 def test_resource_principal_outside_a_resource_fails_in_one_sentence(monkeypatch):
     for name in RP_ENV:
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(AuthError) as caught:
-        load_auth(Settings(resource_principal=True))
+        load_auth(Settings(resource_principal=True).oci_credentials)
     assert str(caught.value).startswith("Cannot use resource principal authentication: ")
     assert "\n" not in str(caught.value)
 
@@ -146,7 +146,7 @@ def test_instance_principal_asks_the_metadata_service(oci, monkeypatch):
     monkeypatch.setenv("OCI_METADATA_BASE_URL", oci.url + "/opc/v2")
     mark = oci.server.mark()
     with pytest.raises(AuthError) as caught:
-        load_auth(Settings(instance_principal=True))
+        load_auth(Settings(instance_principal=True).oci_credentials)
     assert str(caught.value).startswith("Cannot use instance principal authentication: ")
     asked = [s.path for s in oci.server.since(mark)]
     assert asked and all(path.startswith("/opc/v2/") for path in asked)

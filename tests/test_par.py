@@ -12,10 +12,12 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from lib.media import MediaEndpoint, media_routes, media_url
-from lib.par import NAME_PREFIX, ParLinks
+from lib.links import media_url
+from lib.services import build_storage
 from lib.settings import Settings
-from lib.storage_oci import OciStorage, oci_storage
+from lib.storage.oci import OciStorage
+from lib.storage.par import NAME_PREFIX, ParLinks
+from lib.web.media import MediaEndpoint, media_routes
 from tests.conftest import ADMIN, OCI_BUCKET
 from tests.test_media_http import SIGNER
 
@@ -34,7 +36,7 @@ class Clock:
 
 @pytest.fixture
 def storage(oci) -> OciStorage:
-    return oci_storage(
+    return build_storage(
         Settings(bucket=OCI_BUCKET, os_endpoint=oci.url, oci_config=str(oci.config_path))
     )
 

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from lib.appstate import STATE_PREFIX
 from lib.library import Library
 from lib.positions import Decision, Positions, decide
 from lib.storage import Unavailable
-from lib.storage_local import LocalStorage
+from lib.storage.appstate import STATE_PREFIX
+from lib.storage.local import LocalStorage
 
 NAME = "Events/Long walk.mp4"
 

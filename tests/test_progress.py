@@ -11,11 +11,12 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from lib.library import Library
+from lib.links import report_url
 from lib.positions import Positions
-from lib.progress import MAX_BODY_BYTES, Progress, ProgressEndpoint, progress_routes, report_url
 from lib.storage import Unavailable
-from lib.storage_local import LocalStorage
+from lib.storage.local import LocalStorage
 from lib.tokens import TokenSigner, derive_key
+from lib.web.positions import MAX_BODY_BYTES, Progress, ProgressEndpoint, progress_routes
 
 NAME = "Events/Long walk.mp4"
 HLS_NAME = "Events/Wedding.hls/"

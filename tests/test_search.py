@@ -8,7 +8,7 @@ import pytest
 
 from lib.library import Kind, Library, Video
 from lib.search import SearchIndex, SortOrder, fold, sort_videos
-from lib.storage_local import LocalStorage
+from lib.storage.local import LocalStorage
 from tests.conftest import ODD_MP4
 
 

@@ -20,9 +20,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from lib.accounts import hash_password
-from lib.auth import COOKIE_NAME
-from lib.media import media_url
+from lib.links import media_url
+from lib.sessions import COOKIE_NAME
 from lib.tokens import TokenSigner, derive_key
 from tests.conftest import (
     ADMIN,
@@ -34,8 +33,16 @@ from tests.conftest import (
     start_app,
     stop_app,
 )
-from tests.test_browser_viewer import wait_until
-from tests.ui import open_page, open_tab, play, sign_in, wait_for_cookie, wait_until_playing
+from tests.ui import (
+    open_page,
+    open_tab,
+    play,
+    sign_in,
+    wait_for_cookie,
+    wait_until,
+    wait_until_playing,
+)
+from tests.users import write_users
 
 SIGNER = TokenSigner(derive_key(COOKIE_KEY, "homemovies media token v1"))
 MUM, MUM_PASSWORD = "mum", "mum's own passphrase"
@@ -94,21 +101,12 @@ class SecureLibrary:
     flags: list[str] = field(default_factory=list)
 
 
-def write_users(path: Path, *, grandpa: bool = True) -> None:
+def write_family(path: Path, *, grandpa: bool = True) -> None:
     """The users file: mum (admin) and, unless removed, grandpa (viewer)."""
-    # Cost 4 keeps sign-ins quick in tests; the app takes any cost the file holds.
     entries = {MUM: (MUM_PASSWORD, "admin"), GRANDPA: (GRANDPA_PASSWORD, "viewer")}
     if not grandpa:
         del entries[GRANDPA]
-    lines = ["credentials:", "  usernames:"]
-    for name, (password, role) in entries.items():
-        lines += [
-            f"    {name}:",
-            f"      name: {name.title()}",
-            f"      password: '{hash_password(password, rounds=4)}'",
-            f"      roles: [{role}]",
-        ]
-    path.write_text("\n".join(lines) + "\n")
+    write_users(path, entries)
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +129,7 @@ def secure_library(fixture_library, tmp_path_factory) -> Iterator[SecureLibrary]
         handle.truncate(64 * MiB)  # sparse: a 64 MiB playlist without 64 MiB on disk
     (base / "secret.txt").write_text("beside the library")
     users = base / "users.yaml"
-    write_users(users)
+    write_family(users)
     flags = ["--library", str(root), "--users", str(users), "--username", ADMIN]
     yield SecureLibrary(root, users, foreign, flags)
     foreign.stop()
@@ -239,7 +237,7 @@ def test_a_removed_user_and_a_signed_out_cookie_stay_out_after_a_restart(
     browser, secure_library, tmp_path
 ):
     users = tmp_path / "users.yaml"
-    write_users(users)
+    write_family(users)
     flags = [*secure_library.flags[:2], "--users", str(users), "--username", ADMIN]
     app = start_app(flags, app_env(), "revocation-before")
     try:
@@ -266,7 +264,7 @@ def test_a_removed_user_and_a_signed_out_cookie_stay_out_after_a_restart(
     finally:
         stop_app(app)
 
-    write_users(users, grandpa=False)
+    write_family(users, grandpa=False)
     app = start_app(flags, app_env(), "revocation-after")
     try:
         connection, response = raw_get(app.url, path, {"Range": "bytes=0-1"})

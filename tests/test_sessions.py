@@ -5,7 +5,7 @@ from __future__ import annotations
 import jwt
 
 from lib.sessions import STATE_NAME, SignOuts, cookie_is_revoked
-from lib.storage_local import LocalStorage
+from lib.storage.local import LocalStorage
 
 KEY = "cookie-key-" + "x" * 32
 

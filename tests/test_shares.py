@@ -8,18 +8,16 @@ import re
 from urllib.parse import unquote
 
 import pytest
-from starlette.applications import Starlette
-from starlette.testclient import TestClient
 
-from lib.library import Library
-from lib.media import MediaEndpoint, media_routes
-from lib.player import asset_routes, player_asset_path
-from lib.services import Services
-from lib.share_page import EXPIRED_TITLE, SharePage, share_routes
+from lib.assets import player_asset_path
+from lib.services import Services, build_services
+from lib.settings import Settings
 from lib.shares import ShareError, Shares, share_id_of
-from lib.storage_local import LocalStorage
+from lib.storage.local import LocalStorage
 from lib.tokens import TokenSigner, derive_key
-from tests.conftest import ADMIN, COOKIE_KEY, FakeClock
+from lib.web.share_page import EXPIRED_TITLE
+from tests.app_client import client_for
+from tests.conftest import ADMIN, ADMIN_PASSWORD, COOKIE_KEY, FakeClock
 
 SHARE_KEY = derive_key(COOKIE_KEY, "homemovies share link v1")
 MEDIA_KEY = derive_key(COOKIE_KEY, "homemovies media token v1")
@@ -121,20 +119,14 @@ def test_holders_of_share_tokens():
 
 @pytest.fixture
 def site(fixture_library, clock):
-    """The share page and the media route, as streamlit_app.py wires them, on the fixture."""
-    storage = LocalStorage(fixture_library.root)
-    shares = Shares(storage, TokenSigner(SHARE_KEY, clock=clock), clock)
-    library = Library(storage)
-    media = TokenSigner(MEDIA_KEY, clock=clock)
-
-    def may_watch(holder: str) -> bool:
-        share_id = share_id_of(holder)
-        return shares.is_live(share_id) if share_id else holder == ADMIN
-
-    endpoint = MediaEndpoint(storage, media, may_watch, clock=clock)
-    page = SharePage(shares, library, media, 6 * 3600, clock=clock)
-    app = Starlette(routes=[*media_routes(endpoint), *share_routes(page), *asset_routes()])
-    with TestClient(app) as client:
+    """The app's routes as the factory builds them, on the fixture library, with a clock the
+    tests move."""
+    settings = Settings(
+        library=fixture_library.root, username=ADMIN, password=ADMIN_PASSWORD, cookie_key=COOKIE_KEY
+    )
+    services = build_services(settings, clock=clock)
+    shares = services.shares
+    with client_for(services) as client:
         yield client, shares
     for share in shares.active():
         shares.revoke(share.id)
@@ -269,9 +261,6 @@ def test_player_module_and_stylesheet_are_served_by_digest(site):
 
 
 def test_services_tell_users_from_share_holders(fixture_library, tmp_path):
-    from lib.services import build_services
-    from lib.settings import Settings
-
     settings = Settings(
         library=tmp_path, username=ADMIN, password="correct horse battery", cookie_key=COOKIE_KEY
     )

@@ -11,13 +11,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lib.library import Library
+from lib.format import format_duration, format_size
+from lib.library import MAX_PLAYLIST_BYTES, Library
+from lib.services import build_storage
 from lib.stats import (
     DEFAULT_PRICES,
     GIB,
     KIND_LABELS,
     MAX_LISTED,
-    MAX_PLAYLIST_BYTES,
     NOT_A_VIDEO,
     NOT_IN_A_TAB,
     LibraryStats,
@@ -25,16 +26,14 @@ from lib.stats import (
     Problems,
     Report,
     ScanProgress,
-    format_duration,
-    format_size,
     locate,
     monthly_cost,
     resolve,
     scan_library,
 )
 from lib.storage import ObjectInfo
-from lib.storage_local import LocalStorage
-from lib.storage_oci import SCAN_FIELDS, oci_storage
+from lib.storage.local import LocalStorage
+from lib.storage.oci import SCAN_FIELDS
 from tests.conftest import ODD_HLS, ODD_MP4, STATS_BUCKET, StatsLibrary
 from tests.test_storage_oci import settings_for
 
@@ -108,7 +107,7 @@ def local_report(stats_library: StatsLibrary) -> Report:
 
 @pytest.fixture(scope="module")
 def oci_report(oci, stats_bucket: str) -> Report:
-    return scan_library(oci_storage(settings_for(oci, stats_bucket)))
+    return scan_library(build_storage(settings_for(oci, stats_bucket)))
 
 
 @pytest.fixture(params=["local", "oci"])
@@ -155,7 +154,7 @@ def test_the_titles_are_the_ones_the_library_page_shows(backend, stats_library, 
     if backend == "local":
         storage = LocalStorage(stats_library.root)
     else:
-        storage = oci_storage(settings_for(request.getfixturevalue("oci"), STATS_BUCKET))
+        storage = build_storage(settings_for(request.getfixturevalue("oci"), STATS_BUCKET))
     request.getfixturevalue("stats_bucket")
     library = Library(storage)
     shown = {
@@ -174,7 +173,7 @@ def test_folder_markers_count_but_are_neither_titles_nor_problems(oci):
         oci.server.put_bytes(bucket, name, b"")
     oci.server.put_bytes(bucket, "Trips/Alps.hls/output.m3u8", b"#EXTM3U\n#EXTINF:2.5,\na.ts\n")
     oci.server.put_bytes(bucket, "Trips/Alps.hls/a.ts", b"\x47" * 188)
-    storage = oci_storage(settings_for(oci, bucket))
+    storage = build_storage(settings_for(oci, bucket))
     report = scan_library(storage)
     assert report.objects == 6
     rows = report.videos.set_index("name")
@@ -285,7 +284,7 @@ def test_every_planted_fault_is_listed_by_its_full_name(report):
 def test_hostile_playlists_are_explained(report):
     details = {(p.name, p.detail) for p in report.problems if p.name.startswith("Hostile/")}
     assert details == {
-        ("Hostile/Huge.hls/output.m3u8", "is 3 MB; a playlist over 2 MB is not read"),
+        ("Hostile/Huge.hls/output.m3u8", "is 9 MB; a playlist over 8 MB is not read"),
         ("Hostile/Binary.hls/output.m3u8", "is binary data, not a text playlist"),
         ("Hostile/Garbage.hls/output.m3u8", "cannot be parsed (ValueError)"),
         ("Hostile/Elsewhere.hls/output.m3u8", "refers to https://elsewhere.example/stolen.ts"),
@@ -316,7 +315,7 @@ def test_playlists_are_read_once_each_within_the_byte_limit(local, stats_library
 
 def test_the_oci_scan_reads_each_playlist_with_one_bounded_get(oci, stats_bucket, stats_library):
     mark = oci.server.mark()
-    scan_library(oci_storage(settings_for(oci, stats_bucket)))
+    scan_library(build_storage(settings_for(oci, stats_bucket)))
     seen = oci.server.since(mark)
     reads = {s.path.split(f"/b/{stats_bucket}/o/", 1)[1]: s for s in seen if "/o/" in s.path}
     assert len(reads) == len([s for s in seen if "/o/" in s.path])
@@ -371,7 +370,7 @@ def test_the_report_is_cached_until_the_ttl_or_a_refresh(local):
 
 def test_quick_totals_leave_out_the_app_state(local, oci, stats_bucket, stats_library):
     sizes = library_sizes(stats_library)
-    for storage in (local, oci_storage(settings_for(oci, stats_bucket))):
+    for storage in (local, build_storage(settings_for(oci, stats_bucket))):
         totals = LibraryStats(storage, ttl=60).totals()
         assert (totals.objects, totals.bytes) == (len(sizes), sum(sizes.values()))
     assert local.scans == ["", APP_STATE]  # a folder is counted, then its app state
@@ -479,7 +478,7 @@ def big_bucket(oci) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def big_scan(oci, big_bucket) -> tuple[Report, list]:
-    storage = oci_storage(settings_for(oci, BIG_BUCKET))
+    storage = build_storage(settings_for(oci, BIG_BUCKET))
     storage.namespace  # noqa: B018 - asked once, before the scan's requests are counted
     mark = oci.server.mark()
     report = scan_library(storage)

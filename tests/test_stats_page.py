@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.accounts import Accounts, Role, User, hash_password
-from lib.library import Library
-from lib.services import Services, build_services, install
+from lib.format import format_duration, format_size
+from lib.services import Services, build_services, build_storage, install
 from lib.settings import Settings
-from lib.stats import GIB, LibraryStats, format_duration, format_size
-from lib.storage_oci import SCAN_FIELDS, oci_storage
+from lib.stats import GIB
+from lib.storage import Storage
+from lib.storage.oci import SCAN_FIELDS
+from tests.apptest import shown, sign_in
 from tests.conftest import (
     ADMIN,
     ADMIN_PASSWORD,
@@ -24,23 +26,19 @@ from tests.conftest import (
     StatsLibrary,
 )
 from tests.oci_server import Fault
-from tests.test_apptest import sign_in
 from tests.test_stats import HLS_SECONDS, TITLES, RecordingStorage, library_sizes
 from tests.test_storage_oci import settings_for
+from tests.users import write_users
 
 ENTRY = str(REPO / "pages" / "main.py")
 STATS_PAGE = str(REPO / "pages" / "stats.py")
 
 
-@pytest.fixture(scope="module")
-def accounts() -> Accounts:
-    """An admin and a viewer (issue 5 brings a users file; until then tests make them)."""
-    return Accounts(
-        {
-            ADMIN: User(ADMIN, ADMIN, Role.ADMIN, hash_password(ADMIN_PASSWORD)),
-            VIEWER: User(VIEWER, VIEWER, Role.VIEWER, hash_password(VIEWER_PASSWORD)),
-        }
-    )
+@pytest.fixture
+def users(tmp_path_factory) -> Path:
+    """A users file with the viewer (the admin is the single --username one)."""
+    folder = tmp_path_factory.mktemp("users")
+    return write_users(folder / "users.yaml", {VIEWER: (VIEWER_PASSWORD, "viewer")})
 
 
 @pytest.fixture
@@ -48,26 +46,20 @@ def storage(stats_library: StatsLibrary) -> RecordingStorage:
     return RecordingStorage(stats_library.root)
 
 
-def services_for(storage, accounts: Accounts, settings: Settings) -> Services:
-    services = build_services(settings)
-    return replace(
-        services,
-        storage=storage,
-        library=Library(storage),
-        stats=LibraryStats(storage, ttl=600),
-        accounts=accounts,
-    )
+def services_for(storage: Storage, users: Path, settings: Settings) -> Services:
+    """The services on `storage`, with the admin of `settings` and the viewer of `users`."""
+    return build_services(replace(settings, users=users, stats_ttl=600), storage=storage)
 
 
 @pytest.fixture
-def services(stats_library, storage, accounts) -> Services:
+def services(stats_library, storage, users) -> Services:
     settings = Settings(
         library=stats_library.root,
         username=ADMIN,
         password=ADMIN_PASSWORD,
         cookie_key=COOKIE_KEY,
     )
-    services = services_for(storage, accounts, settings)
+    services = services_for(storage, users, settings)
     install(services)
     return services
 
@@ -171,12 +163,12 @@ def test_the_stats_script_draws_for_an_admin(services):
     assert [title.value for title in at.title] == ["Library stats"]
 
 
-def test_a_bucket_that_refuses_the_scan_gets_a_sentence(oci, stats_bucket, accounts):
-    storage = oci_storage(settings_for(oci, stats_bucket))
+def test_a_bucket_that_refuses_the_scan_gets_a_sentence(oci, stats_bucket, users):
+    storage = build_storage(settings_for(oci, stats_bucket))
     settings = settings_for(
         oci, stats_bucket, username=ADMIN, password=ADMIN_PASSWORD, cookie_key=COOKIE_KEY
     )
-    install(services_for(storage, accounts, settings))
+    install(services_for(storage, users, settings))
     oci.server.inject(Fault("status", query={"fields": SCAN_FIELDS}, status=401, times=10))
     try:
         at = stats_page()
@@ -186,7 +178,7 @@ def test_a_bucket_that_refuses_the_scan_gets_a_sentence(oci, stats_bucket, accou
         f"OCI refused the credentials for bucket {STATS_BUCKET} (401 NotAuthenticated); "
         "check the API key or the IAM policy (see README, OCI)."
     )
-    assert [error.value for error in at.error] == [
+    assert [shown(error.value) for error in at.error] == [
         f"The library's totals cannot be read right now: OCI refused the credentials for "
         f"'.homemovies/' in bucket {STATS_BUCKET} (401 NotAuthenticated); check the API key "
         "or the IAM policy (see README, OCI).",
@@ -195,12 +187,12 @@ def test_a_bucket_that_refuses_the_scan_gets_a_sentence(oci, stats_bucket, accou
     assert len(at.dataframe) == 0
 
 
-def test_an_empty_library_says_so(tmp_path, accounts):
+def test_an_empty_library_says_so(tmp_path, users):
     storage = RecordingStorage(tmp_path)
     settings = Settings(
         library=tmp_path, username=ADMIN, password=ADMIN_PASSWORD, cookie_key=COOKIE_KEY
     )
-    install(services_for(storage, accounts, settings))
+    install(services_for(storage, users, settings))
     at = stats_page()
     assert metrics(at) == {"Storage": "0 B", "Objects": "0", "Videos": "0", "HLS video": "0 s"}
     assert [info.value for info in at.info] == [

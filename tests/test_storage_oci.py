@@ -11,11 +11,12 @@ import oci as oci_sdk
 import pytest
 
 from lib.library import Kind, Library, Tab
-from lib.media import media_url
-from lib.oci_auth import client_options, load_auth
+from lib.links import media_url
+from lib.services import build_storage
 from lib.settings import Settings
 from lib.storage import NotFound, Unavailable
-from lib.storage_oci import LIST_FIELDS, OciStorage, oci_storage
+from lib.storage.oci import LIST_FIELDS, OciStorage
+from lib.storage.oci_auth import client_options, load_auth
 from tests.conftest import ADMIN, OCI_BUCKET, free_port, write_oci_config
 from tests.oci_server import Fault, new_key_pair, private_pem
 from tests.test_media_http import SIGNER
@@ -31,7 +32,7 @@ def settings_for(oci, bucket: str = OCI_BUCKET, **extra) -> Settings:
 
 @pytest.fixture
 def storage(oci) -> OciStorage:
-    return oci_storage(settings_for(oci))
+    return build_storage(settings_for(oci))
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def big(oci) -> OciStorage:
         oci.server.put_bytes(BIG_BUCKET, f"Many/Huge.hls/output{number:05d}.ts", b"")
     oci.server.put_bytes(BIG_BUCKET, "Many/Huge.hls/output.m3u8", b"#EXTM3U\n")
     oci.server.put_bytes(BIG_BUCKET, "Top.mp4", b"")
-    return oci_storage(settings_for(oci, BIG_BUCKET))
+    return build_storage(settings_for(oci, BIG_BUCKET))
 
 
 def listings(seen) -> list:
@@ -109,7 +110,7 @@ def test_stat_and_ranged_read(storage, fixture_library):
 def test_read_is_one_ranged_get_streamed_in_chunks(oci, fixture_library):
     storage = OciStorage(
         oci_sdk.object_storage.ObjectStorageClient(
-            **client_options(load_auth(settings_for(oci)), oci.url, None)
+            **client_options(load_auth(settings_for(oci).oci_credentials), oci.url, None)
         ),
         OCI_BUCKET,
         chunk_size=4096,
@@ -179,7 +180,7 @@ def test_start_of_a_read_is_retried_after_a_500(oci, storage, fixture_library):
 
 
 def test_slow_first_byte_times_out_and_is_retried(oci):
-    options = client_options(load_auth(settings_for(oci)), oci.url, None)
+    options = client_options(load_auth(settings_for(oci).oci_credentials), oci.url, None)
     client = oci_sdk.object_storage.ObjectStorageClient(**{**options, "timeout": (10, 1.0)})
     storage = OciStorage(client, OCI_BUCKET)
     fault = oci.server.inject(Fault("slow", path_contains="/o/Root clip.mp4", delay=4))
@@ -219,7 +220,7 @@ def test_persistent_throttling_says_so(oci, storage):
 
 def test_unknown_bucket_says_bucket_not_found(oci):
     with pytest.raises(Unavailable) as caught:
-        oci_storage(settings_for(oci, "no-such-bucket")).list("")
+        build_storage(settings_for(oci, "no-such-bucket")).list("")
     assert str(caught.value).startswith("Bucket not found, or these OCI credentials may not read")
     assert "no-such-bucket" in str(caught.value)
 
@@ -231,7 +232,7 @@ def test_unknown_key_is_refused_with_401(oci, tmp_path):
     settings = Settings(bucket=OCI_BUCKET, os_endpoint=oci.url, oci_config=str(config))
     mark = oci.server.mark()
     with pytest.raises(Unavailable) as caught:
-        oci_storage(settings).list("")
+        build_storage(settings).list("")
     assert str(caught.value).startswith(
         "OCI refused the credentials for the Object Storage namespace (401 NotAuthenticated)"
     )
@@ -243,7 +244,7 @@ def test_unreachable_endpoint_says_so(oci):
     endpoint = f"http://127.0.0.1:{free_port()}"
     settings = Settings(bucket=OCI_BUCKET, os_endpoint=endpoint, oci_config=str(oci.config_path))
     with pytest.raises(Unavailable) as caught:
-        oci_storage(settings).list("")
+        build_storage(settings).list("")
     assert str(caught.value) == (
         f"The OCI endpoint {endpoint} cannot be reached for the Object Storage namespace; "
         "try again shortly."
@@ -355,7 +356,7 @@ def test_a_signature_from_the_wrong_key_is_refused(oci, tmp_path):
     settings = Settings(bucket=OCI_BUCKET, os_endpoint=oci.url, oci_config=str(config))
     mark = oci.server.mark()
     with pytest.raises(Unavailable, match="401 NotAuthenticated"):
-        oci_storage(settings).list("")
+        build_storage(settings).list("")
     assert [(s.status, s.signed_by) for s in oci.server.since(mark)] == [(401, None)]
 
 
@@ -365,7 +366,7 @@ def test_a_signature_from_the_wrong_key_is_refused(oci, tmp_path):
 @pytest.fixture
 def sdk(oci):
     return oci_sdk.object_storage.ObjectStorageClient(
-        **client_options(load_auth(settings_for(oci)), oci.url, None)
+        **client_options(load_auth(settings_for(oci).oci_credentials), oci.url, None)
     )
 
 

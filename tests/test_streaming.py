@@ -14,9 +14,10 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from lib.media import MediaEndpoint, media_routes, media_url
-from lib.storage_local import LocalStorage
+from lib.links import media_url
+from lib.storage.local import LocalStorage
 from lib.tokens import TokenSigner, derive_key
+from lib.web.media import MediaEndpoint, media_routes
 from tests.conftest import ADMIN, COOKIE_KEY, app_env, start_app, stop_app
 from tests.test_media_http import raw_get
 

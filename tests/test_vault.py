@@ -8,11 +8,10 @@ import secrets
 
 import pytest
 
-from lib.oci_auth import OciAuth, load_auth
-from lib.services import build_services
+from lib.services import build_services, settings_from_vault
 from lib.settings import Settings, SettingsError
 from lib.storage import Unavailable
-from lib.vault import with_vault_secrets
+from lib.storage.oci_auth import OciAuth, load_auth
 from tests.conftest import OCI_BUCKET, app_env
 from tests.oci_server import Fault
 from tests.test_settings import run_app_script
@@ -70,7 +69,7 @@ def test_all_three_secrets_are_read_and_the_app_serves_the_bucket(oci, caplog):
 def test_a_missing_secret_is_named(oci):
     ocid = compartment(oci, bucket=OCI_BUCKET, username="mum")
     with pytest.raises(SettingsError) as caught:
-        with_vault_secrets(vault_settings(oci, ocid), auth(oci))
+        settings_from_vault(vault_settings(oci, ocid), auth(oci))
     assert str(caught.value) == (
         f"The Vault in compartment {ocid} has no active secret named 'password'; "
         "add it, or pass --password."
@@ -80,12 +79,12 @@ def test_a_missing_secret_is_named(oci):
 def test_two_missing_secrets_are_both_named(oci):
     ocid = compartment(oci, bucket=OCI_BUCKET)
     with pytest.raises(SettingsError, match="named 'username' and 'password'; add them"):
-        with_vault_secrets(vault_settings(oci, ocid), auth(oci))
+        settings_from_vault(vault_settings(oci, ocid), auth(oci))
 
 
 def test_flags_and_variables_override_the_vault(oci):
     ocid = compartment(oci, **ALL)
-    settings = with_vault_secrets(
+    settings = settings_from_vault(
         vault_settings(oci, ocid, username="dad", password="flag password 456"), auth(oci)
     )
     assert settings.username == "dad"
@@ -95,7 +94,7 @@ def test_flags_and_variables_override_the_vault(oci):
 
 def test_a_value_given_otherwise_needs_no_vault_secret(oci):
     ocid = compartment(oci, bucket=OCI_BUCKET, username="mum")
-    settings = with_vault_secrets(
+    settings = settings_from_vault(
         vault_settings(oci, ocid, password="from the environment"), auth(oci)
     )
     assert settings.password == "from the environment"
@@ -105,7 +104,7 @@ def test_refused_credentials_are_one_safe_sentence(oci):
     ocid = compartment(oci, **ALL)
     oci.server.inject(Fault("status", path_contains="/20180608/secrets", status=401, times=1))
     with pytest.raises(Unavailable) as caught:
-        with_vault_secrets(vault_settings(oci, ocid), auth(oci))
+        settings_from_vault(vault_settings(oci, ocid), auth(oci))
     assert str(caught.value) == (
         f"OCI refused the credentials for the Vault secrets in compartment {ocid} "
         "(401 NotAuthenticated); check the API key or the IAM policy (see README, OCI)."
@@ -116,7 +115,7 @@ def test_unknown_compartment_says_so(oci):
     ocid = compartment(oci, **ALL)
     oci.server.inject(Fault("status", path_contains="/20180608/secrets", status=404, times=1))
     with pytest.raises(SettingsError, match=f"^The compartment {ocid} has no Vault secrets"):
-        with_vault_secrets(vault_settings(oci, ocid), auth(oci))
+        settings_from_vault(vault_settings(oci, ocid), auth(oci))
 
 
 @pytest.fixture(autouse=True)
@@ -127,7 +126,7 @@ def no_faults_left(oci):
 
 
 def auth(oci) -> OciAuth:
-    return load_auth(Settings(oci_config=str(oci.config_path)))
+    return load_auth(Settings(oci_config=str(oci.config_path)).oci_credentials)
 
 
 def test_entry_point_exits_2_naming_the_missing_secret(oci):

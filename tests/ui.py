@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
-from lib.auth import COOKIE_NAME
+from lib.sessions import COOKIE_NAME
 from tests.conftest import ADMIN, ADMIN_PASSWORD
 
 
@@ -44,6 +45,25 @@ def open_tab(page: Page, label: str, timeout: float = 15) -> None:
         tab.click()
         try:
             expect(tab).to_have_attribute("aria-selected", "true", timeout=2_000)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+
+
+def press_until_shown(page: Page, button: Locator, shown: Locator, timeout: float = 20) -> None:
+    """Press `button` until `shown` appears, as a user presses again a button that did nothing.
+
+    A press landing while a run is going (on the sign-in page, the cookie component's report
+    starts one right after the first) can be lost.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        wait_until_settled(page)
+        if button.count():
+            button.click()
+        try:
+            expect(shown.first).to_be_visible(timeout=3_000)
             return
         except AssertionError:
             if time.monotonic() > deadline:
@@ -110,3 +130,12 @@ def wait_for_cookie(page: Page, name: str, present: bool = True, timeout: float 
             return
         page.wait_for_timeout(100)
     raise AssertionError(f"cookie {name} {'never set' if present else 'still set'}")
+
+
+def wait_until(condition: Callable[[], object], message: str, timeout: float = 20) -> None:
+    """Wait until `condition()` is true (a state outside the page: a file, a log line)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        time.sleep(0.1)

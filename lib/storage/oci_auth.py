@@ -15,11 +15,14 @@ import oci
 import urllib3
 from circuitbreaker import CircuitBreakerError  # the SDK's own dependency
 
-from lib.settings import DEFAULT_OS_ENDPOINT, Settings
-from lib.storage import NotFound, StorageError, Unavailable
+from lib.storage.oci_config import (
+    DEFAULT_CONFIG_FILE,
+    DEFAULT_OS_ENDPOINT,
+    DEFAULT_PROFILE,
+    OciCredentials,
+)
+from lib.storage.protocol import NotFound, StorageError, Unavailable
 
-DEFAULT_CONFIG_FILE = "~/.oci/config"
-DEFAULT_PROFILE = "DEFAULT"
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
 # Instance metadata answers within a second on a real instance; a few tries, not eight.
@@ -67,9 +70,9 @@ def retry_strategy(max_attempts: int = 4) -> Any:
     ).get_retry_strategy()
 
 
-def load_auth(settings: Settings) -> OciAuth:
-    """Given the settings, return the credentials they select; raise AuthError if unusable."""
-    if settings.instance_principal:
+def load_auth(credentials: OciCredentials) -> OciAuth:
+    """Return the credentials `credentials` select, ready to sign; raise AuthError if unusable."""
+    if credentials.instance_principal:
         mode = "instance principal authentication"
         signer = _build_signer(
             mode,
@@ -78,12 +81,12 @@ def load_auth(settings: Settings) -> OciAuth:
             ),
         )
         return OciAuth(mode, {}, signer, getattr(signer, "region", None))
-    if settings.resource_principal:
+    if credentials.resource_principal:
         mode = "resource principal authentication"
         signer = _build_signer(mode, oci.auth.signers.get_resource_principals_signer)
         return OciAuth(mode, {}, signer, getattr(signer, "region", None))
-    path = settings.oci_config or DEFAULT_CONFIG_FILE
-    profile = settings.oci_profile or DEFAULT_PROFILE
+    path = credentials.config_file or DEFAULT_CONFIG_FILE
+    profile = credentials.profile or DEFAULT_PROFILE
     mode = f"the API key of profile {profile} in {path}"
     try:
         config = oci.config.from_file(file_location=path, profile_name=profile)
@@ -145,10 +148,11 @@ def client_options(auth: OciAuth, endpoint: str | None, fallback: str | None) ->
     return options
 
 
-def object_storage_client(auth: OciAuth, settings: Settings) -> Any:
-    """Return an Object Storage client at --os_endpoint, the region's, or Ashburn's."""
+def object_storage_client(auth: OciAuth, endpoint: str | None = None) -> Any:
+    """Return an Object Storage client at `endpoint` (--os_endpoint), the region's, or
+    Ashburn's."""
     return oci.object_storage.ObjectStorageClient(
-        **client_options(auth, settings.os_endpoint, DEFAULT_OS_ENDPOINT)
+        **client_options(auth, endpoint, DEFAULT_OS_ENDPOINT)
     )
 
 

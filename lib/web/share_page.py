@@ -14,7 +14,6 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -22,15 +21,17 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from lib.library import Kind, Library, Video
-from lib.media import media_url
-from lib.player import PLAYER_HTML, hls_script_path, player_asset_path, source_for
+from lib.assets import PLAYER_HTML, hls_script_path, player_asset_path
+from lib.format import format_utc
+from lib.library import Library, Video
+from lib.links import SHARE_PREFIX, media_url
+from lib.playback import source_for
 from lib.shares import Share, Shares
 from lib.sidecars import Subtitle
 from lib.storage import StorageError
 from lib.tokens import TokenSigner
+from lib.web.headers import NO_STORE, response_headers, share_page_policy
 
-ROUTE_PREFIX = "/share"
 EXPIRED_TITLE = "This link has expired"
 EXPIRED_TEXT = "Ask the person who sent it to you for a new one."
 GONE_TITLE = "This video is no longer available"
@@ -60,21 +61,8 @@ def _page(title: str, body: str, nonce: str) -> str:
 
 
 def _headers(nonce: str, media_sources: tuple[str, ...] = ()) -> dict[str, str]:
-    # The URL holds a capability: keep it out of caches, referrers and frames. With
-    # --delivery par the media come (by redirect) from the PAR hosts.
-    extra = "".join(f" {source}" for source in media_sources)
-    policy = (
-        "default-src 'none'; "
-        f"script-src 'self' 'nonce-{nonce}'; style-src 'self' 'nonce-{nonce}'; "
-        f"img-src 'self'{extra}; media-src 'self' blob:{extra}; connect-src 'self'{extra}; "
-        "worker-src blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    )
-    return {
-        "Cache-Control": "no-store",
-        "Referrer-Policy": "no-referrer",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": policy,
-    }
+    # The URL holds a capability: keep it out of caches, referrers and frames.
+    return response_headers(NO_STORE, share_page_policy(nonce, media_sources))
 
 
 @dataclass(frozen=True)
@@ -114,7 +102,7 @@ class SharePage:
         if share is None:
             return None, None
         video = self.library.find(share.name)
-        if video is None or video.kind not in (Kind.FILE, Kind.HLS):
+        if video is None or not video.playable:
             return share, None
         return share, video
 
@@ -130,7 +118,7 @@ class SharePage:
 
         source = source_for(video, subtitles, url, ".." + hls_script_path())
         data = json.dumps(asdict(source)).replace("<", "\\u003c")
-        until = datetime.fromtimestamp(share.expires, UTC).strftime("%d %b %Y, %H:%M UTC")
+        until = format_utc(share.expires)
         note = f"<p>{html.escape(share.note)}</p>" if share.note else ""
         script = (
             f'<script type="module" nonce="{nonce}">'
@@ -155,4 +143,4 @@ class SharePage:
 
 def share_routes(page: SharePage) -> list[Route]:
     """Return the route serving share links through `page`."""
-    return [Route(ROUTE_PREFIX + "/{token}", page, methods=["GET", "HEAD"])]
+    return [Route(SHARE_PREFIX + "/{token}", page, methods=["GET", "HEAD"])]

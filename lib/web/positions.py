@@ -1,4 +1,4 @@
-"""Position reports: the HTTP route a playing title posts where it is, for continue watching.
+"""The position route: where a playing title posts how far it is, for continue watching.
 
 URL shape: POST /position/<token>, body `{"position": s, "duration": s}`. The token names
 the user and the title (its own key, so a media token cannot record positions and a
@@ -21,23 +21,18 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
 from lib.library import Library
-from lib.media import ERROR_HEADERS, MediaEndpoint
+from lib.links import POSITION_PREFIX
 from lib.positions import Positions
 from lib.storage import StorageError
 from lib.tokens import InvalidToken, TokenSigner
+from lib.web.endpoint import Endpoint
+from lib.web.headers import response_headers
 
-ROUTE_PREFIX = "/position"
 MAX_BODY_BYTES = 1024
 
-log = logging.getLogger("homemovies.progress")
-
-
-def report_url(token: str, base_path: str = "") -> str:
-    """Return the URL path a player posts its position to under `token`."""
-    return f"{base_path.rstrip('/')}{ROUTE_PREFIX}/{token}"
+log = logging.getLogger("homemovies.positions")
 
 
 @dataclass(frozen=True)
@@ -64,22 +59,14 @@ class Progress:
         return cls(name, float(numbers[0]), float(numbers[1]))
 
 
-@dataclass
-class ProgressEndpoint:
+@dataclass(frozen=True)
+class ProgressEndpoint(Endpoint):
     """ASGI endpoint recording the positions players report, for listed titles only."""
 
     positions: Positions
     library: Library
     signer: TokenSigner
     is_account: Callable[[str], bool]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        try:
-            response = await self.get_response(request)
-        except HTTPException as error:
-            response = MediaEndpoint.error_response(error.status_code, error.detail, error.headers)
-        await response(scope, receive, send)
 
     async def get_response(self, request: Request) -> Response:
         """Given a request, record its report and return 204, or raise an error status."""
@@ -90,7 +77,7 @@ class ProgressEndpoint:
         if progress is None:
             raise HTTPException(400, 'Expected {"position": seconds, "duration": seconds}.')
         await anyio.to_thread.run_sync(self.record, user, progress)
-        return Response(status_code=204, headers=ERROR_HEADERS)
+        return Response(status_code=204, headers=response_headers())
 
     def check_token(self, token: str) -> tuple[str, str]:
         """Given the URL's token, return (user, title name) or raise 403."""
@@ -126,4 +113,4 @@ class ProgressEndpoint:
 
 def progress_routes(endpoint: ProgressEndpoint) -> list[Route]:
     """Return the route recording position reports through `endpoint`."""
-    return [Route(ROUTE_PREFIX + "/{token}", endpoint)]
+    return [Route(POSITION_PREFIX + "/{token}", endpoint)]

@@ -12,17 +12,19 @@ component on import, which needs the running Streamlit runtime.
 from __future__ import annotations
 
 import threading
-from urllib.parse import urlencode, urljoin
+from datetime import datetime
+from urllib.parse import urlencode
 
 import streamlit as st
 import streamlit_authenticator as stauth
 
 from lib.accounts import Accounts, User
-from lib.sessions import SignOuts, cookie_is_revoked
+from lib.sessions import COOKIE_NAME, SignOuts, cookie_is_revoked
 from lib.throttle import SignInResult, SignInThrottle, check_sign_in
 from lib.tv_signin import DeviceSignIns, device_label, qr_png
+from lib.ui.markdown import escape
+from lib.ui.site import absolute_url
 
-COOKIE_NAME = "homemovies_auth"
 FORM_TITLE = "Sign in"
 USERNAME_KEY = "sign_in_username"
 PASSWORD_KEY = "sign_in_password"  # noqa: S105 - a session_state key
@@ -34,6 +36,11 @@ DEVICE_PARAM = "device"  # query parameter carrying a device's code to the appro
 APPROVED_USER = "device_sign_in_user"
 DEVICE_REQUEST = "device_sign_in_request"  # (code, claim secret, matching code)
 POLL_SECONDS = 2
+# The login cookie's value and expiry, kept until the browser has written it: the component
+# writing it (streamlit-authenticator's cookie manager, key "set", which reports True once it
+# has) must be drawn again on every run until then.
+PENDING_COOKIE = "sign_in_cookie_pending"
+COOKIE_WRITER = "set"
 
 
 def _authenticator(accounts: Accounts, cookie_key: str, expiry_days: float) -> stauth.Authenticate:
@@ -56,7 +63,33 @@ def _sign_in_as(authenticator: stauth.Authenticate, user: User) -> None:
     st.session_state["roles"] = [user.role.value]
     st.session_state["authentication_status"] = True
     st.session_state["username"] = user.username
-    authenticator.cookie_controller.set_cookie()
+    controller = authenticator.cookie_controller
+    controller.set_cookie()
+    model = controller.cookie_model
+    token = model.cookie_manager.cookies.get(COOKIE_NAME)
+    if token:
+        st.session_state[PENDING_COOKIE] = (token, datetime.fromtimestamp(model.exp_date))
+
+
+def _keep_writing_cookie(authenticator: stauth.Authenticate) -> None:
+    """Draw the cookie writer again while the browser has not confirmed the login cookie.
+
+    A run drawn just after the sign-in (the cookie manager reporting the browser's cookies,
+    say) would otherwise drop the writer before its frame had run: the person is signed in
+    until the next reload, which then shows the sign-in form again.
+    """
+    pending = st.session_state.get(PENDING_COOKIE)
+    if pending is None:
+        return
+    if st.session_state.get(COOKIE_WRITER) is True or not st.session_state.get(
+        "authentication_status"
+    ):
+        del st.session_state[PENDING_COOKIE]  # written, or signed out meanwhile
+        return
+    token, expires = pending
+    authenticator.cookie_controller.cookie_model.cookie_manager.set(
+        COOKIE_NAME, token, key=COOKIE_WRITER, expires_at=expires
+    )
 
 
 class SignInAttempt:
@@ -159,6 +192,8 @@ def require_login(
         approved = approved or accounts.get(st.session_state.pop(APPROVED_USER, None))
         if approved is not None and not signed_in:
             _sign_in_as(authenticator, approved)
+        else:
+            _keep_writing_cookie(authenticator)
         try:
             # "unrendered": only the cookie is read here; the password form is ours.
             authenticator.login(location="unrendered")
@@ -171,7 +206,7 @@ def require_login(
             _phone_sign_in(device_sign_ins)
             st.stop()
     with st.sidebar:
-        st.caption(f"Signed in as **{user.name}**")
+        st.caption(f"Signed in as **{escape(user.name)}**")
         authenticator.logout(
             "Sign out",
             location="sidebar",
@@ -191,9 +226,7 @@ def approval_url(code: str) -> str:
     A query parameter on the app's root (not a page path): it survives the sign-in form,
     which a page path does not, so a phone that is not signed in yet still gets there.
     """
-    base = st.get_option("server.baseUrlPath").strip("/")
-    root = urljoin(st.context.url or "/", f"/{base}/" if base else "/")
-    return f"{root}?{urlencode({DEVICE_PARAM: code})}"
+    return f"{absolute_url('/')}?{urlencode({DEVICE_PARAM: code})}"
 
 
 def _phone_sign_in(device_sign_ins: DeviceSignIns) -> None:

@@ -15,9 +15,8 @@ from typing import Any
 
 import oci
 
-from lib.oci_auth import NETWORK_ERRORS, OciAuth, call, load_auth, object_storage_client
-from lib.settings import Settings
-from lib.storage import CHUNK_SIZE, Listing, ObjectInfo, StorageError, Unavailable
+from lib.storage.oci_auth import NETWORK_ERRORS, OciAuth, call, object_storage_client
+from lib.storage.protocol import CHUNK_SIZE, Listing, ObjectInfo, Unavailable
 
 LIST_FIELDS = "name,size,timeCreated,timeModified"
 SCAN_FIELDS = "name,size,etag,timeCreated,timeModified,storageTier"
@@ -197,9 +196,6 @@ class OciStorage:
         return bucket.approximate_count or 0, bucket.approximate_size or 0
 
 
-def oci_storage(settings: Settings, auth: OciAuth | None = None) -> OciStorage:
-    """Return the bucket the settings name, signed with `auth` (loaded from them if None)."""
-    if not settings.bucket:
-        raise StorageError("Pass --bucket NAME (or a 'bucket' secret in the Vault).")
-    auth = auth or load_auth(settings)
-    return OciStorage(object_storage_client(auth, settings), settings.bucket)
+def open_bucket(bucket: str, auth: OciAuth, endpoint: str | None = None) -> OciStorage:
+    """Return bucket `bucket`, reached at `endpoint` (else the region's) and signed with `auth`."""
+    return OciStorage(object_storage_client(auth, endpoint), bucket)

@@ -16,17 +16,30 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 import oci
 
-from lib.storage import StorageError
-from lib.storage_oci import OciStorage
+from lib.cache import TTLCache
+from lib.storage.oci import OciStorage
+from lib.storage.protocol import StorageError
 
 NAME_PREFIX = "homemovies-"
 CLEANUP_EVERY = 600.0  # seconds between sweeps of expired PARs
+# The hosts OCI hands out pre-authenticated request URLs on (the classic regional endpoint
+# and the namespace-specific one).
+OCI_PAR_HOSTS = ("https://*.oraclecloud.com", "https://*.oci.customer-oci.com")
 
 log = logging.getLogger("homemovies.par")
+
+
+def par_hosts(endpoint: str) -> tuple[str, ...]:
+    """Return the origins a browser follows redirects to for PARs of `endpoint` (the pages'
+    Content-Security-Policy must allow playing from them)."""
+    parts = urlsplit(endpoint)
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    return tuple(dict.fromkeys(source for source in (origin, *OCI_PAR_HOSTS) if source))
 
 
 @dataclass(frozen=True)
@@ -50,8 +63,9 @@ class ParLinks:
         self.storage = storage
         self.lifetime = lifetime
         self.clock = clock
-        self._issued: dict[str, IssuedPar] = {}
-        self._lock = threading.Lock()
+        # A PAR is reused until half its life is spent.
+        self._issued: TTLCache[IssuedPar] = TTLCache(lifetime / 2, clock=clock)
+        self._cleanup_lock = threading.Lock()
         self._next_cleanup = 0.0
 
     def url(self, scope: str, name: str) -> str:
@@ -62,16 +76,20 @@ class ParLinks:
 
     def par(self, scope: str) -> IssuedPar:
         """Return a PAR for `scope` with at least half its lifetime left, creating one if needed."""
-        with self._lock:
-            kept = self._issued.get(scope)
-        if kept is not None and kept.expires - self.clock() > self.lifetime / 2:
-            return kept
-        par = self.create(scope)
-        with self._lock:
-            self._issued[scope] = par
-        if self.clock() >= self._next_cleanup:
-            self._next_cleanup = self.clock() + CLEANUP_EVERY
-            self.delete_expired()
+        created: list[IssuedPar] = []
+
+        def create() -> IssuedPar:
+            created.append(self.create(scope))
+            return created[-1]
+
+        par = self._issued.get(scope, create)
+        if created:  # sweep now and then, when PARs are being made anyway
+            with self._cleanup_lock:
+                due = self.clock() >= self._next_cleanup
+                if due:
+                    self._next_cleanup = self.clock() + CLEANUP_EVERY
+            if due:
+                self.delete_expired()
         return par
 
     def create(self, scope: str) -> IssuedPar:
@@ -101,7 +119,7 @@ class ParLinks:
         storage = self.storage
         now = datetime.fromtimestamp(self.clock(), UTC)
 
-        def list_page(**kwargs):
+        def list_page(**kwargs: Any) -> Any:
             return storage.request(
                 "the bucket's pre-authenticated requests",
                 lambda: storage.client.list_preauthenticated_requests(

@@ -1,8 +1,8 @@
-"""The media route: signed URLs for titles and the Range-capable endpoint that serves them.
+"""The media route: the Range-capable endpoint serving storage objects to holders of a token.
 
-URL shape: /video/<token>/<object name, percent-encoded per segment>. The token scopes the
-request to one object or one `.hls` folder, so a playlist's relative segment names resolve
-inside the same grant.
+URL shape: /video/<token>/<object name, percent-encoded per segment> (lib/links.py makes
+them). The token scopes the request to one object or one `.hls` folder, so a playlist's
+relative segment names resolve inside the same grant.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from email.utils import format_datetime
+from datetime import datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote
 
 import anyio
@@ -22,14 +23,16 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from lib.library import MAX_PLAYLIST_BYTES, PLAYLIST_SUFFIX
+from lib.links import MEDIA_PREFIX
 from lib.storage import NotFound, ObjectInfo, Storage, StorageError, is_safe_name
 from lib.tokens import Grant, InvalidToken, TokenSigner
+from lib.web.endpoint import Endpoint, error_response
+from lib.web.headers import private_cache, response_headers
 
-ROUTE_PREFIX = "/video"
 MAX_CACHE_SECONDS = 3600
-MAX_PLAYLIST_BYTES = 8 * 1024 * 1024
 
 CONTENT_TYPES = {
     ".mp4": "video/mp4",
@@ -47,23 +50,12 @@ CONTENT_TYPES = {
 }
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 UNAVAILABLE = "The video storage is not answering; try again shortly."
-# Every answer that is not the object's bytes: never sniffed, cached or leaking its URL.
-ERROR_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-}
 
 log = logging.getLogger("homemovies.media")
 
 
 class RangeNotSatisfiable(Exception):
     """The Range header asks for bytes the object does not have."""
-
-
-def media_url(token: str, name: str, base_path: str = "") -> str:
-    """Return the URL path serving object `name` under `token`."""
-    return f"{base_path.rstrip('/')}{ROUTE_PREFIX}/{token}/{quote(name, safe='/')}"
 
 
 def content_type(name: str) -> str:
@@ -105,6 +97,32 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if start >= size or (last != "" and int(last) < start):
         raise RangeNotSatisfiable(header)
     return start, end
+
+
+def range_applies(
+    if_range: str | None, etag: str | None, modified: datetime | None, now: float
+) -> bool:
+    """Given an If-Range header, the object's ETag header and modification time and the time
+    now, return whether its Range may be honoured (RFC 9110 13.1.5).
+
+    A client resuming a download sends the validator of the copy it holds; if the object
+    changed since (another ETag, another date), it gets the whole current object instead of a
+    range of it, so two versions are never spliced. An entity-tag matches only strongly
+    (never a weak one); a date only when it is the object's Last-Modified exactly, and that
+    is at least a second old (a newer one could hide a change within the same second).
+    """
+    if if_range is None:
+        return True
+    value = if_range.strip()
+    if value.startswith(('"', "W/")):
+        return etag is not None and not value.startswith("W/") and value == etag
+    if modified is None or now - modified.timestamp() < 1:
+        return False
+    try:
+        date = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return False
+    return date == modified.replace(microsecond=0)
 
 
 async def _stream(chunks: Iterator[bytes], name: str, length: int) -> AsyncIterator[bytes]:
@@ -157,7 +175,7 @@ class MediaStream(StreamingResponse):
 
 
 @dataclass(frozen=True)
-class MediaEndpoint:
+class MediaEndpoint(Endpoint):
     """ASGI endpoint serving storage objects to holders of a valid token."""
 
     storage: Storage
@@ -166,14 +184,6 @@ class MediaEndpoint:
     clock: Callable[[], float] = time.time
     # --delivery par: (token scope, object name) -> a URL serving it directly, or None to proxy.
     direct: Callable[[str, str], str] | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        try:
-            response = await self.get_response(request)
-        except HTTPException as error:
-            response = self.error_response(error.status_code, error.detail, error.headers)
-        await response(scope, receive, send)
 
     async def get_response(self, request: Request) -> Response:
         """Given a request, return the response: the bytes asked for, or an error status."""
@@ -226,7 +236,7 @@ class MediaEndpoint:
         except StorageError as error:
             log.warning("direct link for %r failed: %s", name, error)
             raise HTTPException(503, UNAVAILABLE, {"Retry-After": "5"}) from None
-        return RedirectResponse(url, status_code=302, headers=dict(ERROR_HEADERS))
+        return RedirectResponse(url, status_code=302, headers=response_headers())
 
     def headers(self, info: ObjectInfo, grant: Grant) -> dict[str, str]:
         """Return the headers every successful media response carries."""
@@ -234,9 +244,7 @@ class MediaEndpoint:
         headers = {
             "Accept-Ranges": "bytes",
             "Content-Type": content_type(info.name),
-            "Cache-Control": f"private, max-age={max_age}",
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
+            **response_headers(private_cache(max_age)),
         }
         if info.modified is not None:
             headers["Last-Modified"] = format_datetime(info.modified, usegmt=True)
@@ -246,7 +254,7 @@ class MediaEndpoint:
 
     async def object_response(self, request: Request, info: ObjectInfo, grant: Grant) -> Response:
         """Return a 200/206/416 response streaming the requested bytes of `info`."""
-        if info.name.endswith(".m3u8") and info.size > MAX_PLAYLIST_BYTES:
+        if info.name.endswith(PLAYLIST_SUFFIX) and info.size > MAX_PLAYLIST_BYTES:
             # Hours of video list in well under a megabyte; this one would only choke a player.
             log.warning("refused to serve %r: a %d-byte playlist", info.name, info.size)
             raise HTTPException(422, "This playlist is too large to be a video's.")
@@ -254,8 +262,12 @@ class MediaEndpoint:
         if request.query_params.get("download") == "1":
             filename = info.name.rsplit("/", 1)[-1]
             headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+        asked = request.headers.get("range")
+        if_range = request.headers.get("if-range")
+        if not range_applies(if_range, headers.get("ETag"), info.modified, self.clock()):
+            asked = None  # the client's copy is of another version: send the whole object
         try:
-            byte_range = parse_range(request.headers.get("range"), info.size)
+            byte_range = parse_range(asked, info.size)
         except RangeNotSatisfiable:
             headers["Content-Range"] = f"bytes */{info.size}"
             return Response(status_code=416, headers=headers)
@@ -279,18 +291,12 @@ class MediaEndpoint:
             _stream(chunks, info.name, end - start + 1), status_code=status, headers=headers
         )
 
-    @staticmethod
-    def error_response(status: int, detail: str, headers: dict[str, str] | None) -> Response:
-        """Return a short plain-text error that browsers will not sniff or cache."""
-        all_headers = {**ERROR_HEADERS, **(headers or {})}
-        return Response(detail, status_code=status, headers=all_headers, media_type="text/plain")
-
 
 class IdentityEncoding:
     """ASGI middleware keeping media uncompressed: Streamlit's gzip layer wraps custom routes,
     so Accept-Encoding is dropped from media requests before it can see them."""
 
-    def __init__(self, app: Callable, prefix: str = ROUTE_PREFIX + "/") -> None:
+    def __init__(self, app: ASGIApp, prefix: str = MEDIA_PREFIX + "/") -> None:
         self.app = app
         self.prefix = prefix
 
@@ -301,48 +307,11 @@ class IdentityEncoding:
         await self.app(scope, receive, send)
 
 
-class LinkBook:
-    """Signed media URLs for one viewer, reused until half their lifetime has passed.
-
-    Reusing a URL keeps the player from reloading on every Streamlit rerun.
-    """
-
-    def __init__(
-        self,
-        signer: TokenSigner,
-        user: str,
-        ttl: int,
-        store: dict,
-        base_path: str = "",
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.signer = signer
-        self.user = user
-        self.ttl = ttl
-        self.store = store
-        self.base_path = base_path
-        self.clock = clock
-
-    def token(self, scope: str) -> str:
-        """Return a token for `scope`, issuing a new one when the kept one is half spent."""
-        key = (self.user, scope)
-        kept = self.store.get(key)
-        if kept is None or kept[1] - self.clock() < self.ttl / 2:
-            kept = (self.signer.issue(scope, self.user, self.ttl), self.clock() + self.ttl)
-            self.store[key] = kept
-        return kept[0]
-
-    def url(self, scope: str, name: str, download: bool = False) -> str:
-        """Return the URL path serving `name` under a token for `scope`."""
-        url = media_url(self.token(scope), name, self.base_path)
-        return url + "?download=1" if download else url
-
-
 class NoMedia:
     """Anything under the prefix that is not /video/<token>/<name>: 404, with our headers."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await MediaEndpoint.error_response(404, "Not found.", None)(scope, receive, send)
+        await error_response(404, "Not found.")(scope, receive, send)
 
 
 class WholePathConvertor(PathConvertor):
@@ -362,6 +331,6 @@ def media_routes(endpoint: MediaEndpoint) -> list[Route]:
     # Starlette keeps convertors in one registry; registering ours again is harmless.
     register_url_convertor("wholepath", WholePathConvertor())
     return [
-        Route(ROUTE_PREFIX + "/{token}/{path:wholepath}", endpoint),
-        Route(ROUTE_PREFIX + "/{rest:wholepath}", NoMedia()),
+        Route(MEDIA_PREFIX + "/{token}/{path:wholepath}", endpoint),
+        Route(MEDIA_PREFIX + "/{rest:wholepath}", NoMedia()),
     ]

@@ -13,7 +13,11 @@ from lib.storage import CHUNK_SIZE, Listing, NotFound, ObjectInfo, Unavailable, 
 
 def _info(name: str, result: os.stat_result) -> ObjectInfo:
     modified = datetime.fromtimestamp(result.st_mtime, UTC)
-    return ObjectInfo(name=name, size=result.st_size, modified=modified, created=modified)
+    # As a bucket's ETag, it changes whenever the content may have: a new time or size.
+    etag = f"{result.st_mtime_ns:x}-{result.st_size:x}"
+    return ObjectInfo(
+        name=name, size=result.st_size, modified=modified, created=modified, etag=etag
+    )
 
 
 class LocalStorage:

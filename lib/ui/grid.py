@@ -4,7 +4,7 @@ Posters are plain <img> elements pointing at signed media URLs, loaded lazily by
 so a page of cards costs no storage reads beyond the listing. A playable title's poster and
 name form one HTML button marked `data-hm-play` with its object name: the player component
 handles clicks on those (it starts the title at once and tells Python), so choosing a title
-reruns only the player, never the grid (see pages/library.py and lib/player/player.js).
+reruns only the player, never the grid (see lib/ui/library_view.py and lib/frontend/player.js).
 The buttons take clicks only once the player is there to hear them (on a busy machine
 the grid can be drawn before the player's script has run), so no click is lost.
 
@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 
 import streamlit as st
 
+from lib.format import format_size
 from lib.library import Kind, Video
 
 PAGE_SIZE = 24
@@ -61,18 +62,6 @@ GRID_STYLE = """<style>
 
 PosterUrl = Callable[[Video], str | None]
 Offered = dict[str, Video]  # the playable titles on screen, by object name
-
-
-def human_size(size: int | None) -> str:
-    """Return `size` in bytes as people read it: '3.1 MB'."""
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return ""
 
 
 def convert_command(video: Video) -> str:
@@ -124,8 +113,8 @@ def card_html(
 ) -> str:
     """Return one title's card: a button of its poster and name (or why it cannot play) and a
     caption; an unplayable file's card offers the ffmpeg command and the original."""
-    if video.kind in (Kind.FILE, Kind.HLS):
-        details = "HLS" if video.kind is Kind.HLS else human_size(video.size)
+    if video.playable:
+        details = "HLS" if video.kind is Kind.HLS else format_size(video.size)
         button = play_button_html(video, poster_url(video), video.title, "play_circle")
         return f'<div class="hm-card">{button}{caption_html(caption, details)}</div>'
     title = f'<p class="hm-title">{html.escape(video.title)}</p>'
@@ -161,4 +150,4 @@ def grid(
     shown = page_of(videos, key)
     cards = "".join(card_html(video, poster_url, download_url, caption(video)) for video in shown)
     st.html(f'{GRID_STYLE}<div class="hm-grid">{cards}</div>')
-    return {video.name: video for video in shown if video.kind in (Kind.FILE, Kind.HLS)}
+    return {video.name: video for video in shown if video.playable}
