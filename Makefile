@@ -40,8 +40,12 @@ system-deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium ffmpeg; \
 	fi
 
+# Style, the layers of lib/ (.importlinter) and types (mypy, strict; see pyproject.toml).
 lint: setup-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 # Install everything and run every test, browser tests included.
 test: setup-dev system-deps lint

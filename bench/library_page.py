@@ -52,7 +52,7 @@ window.__hmDeep = (root, selector) => {
   return found;
 };
 window.__hmConditions = {
-  // A Streamlit button, or a title's play button (lib/grid.py) once the player takes clicks.
+  // A Streamlit button, or a title's play button (lib/ui/grid.py) once the player takes clicks.
   button: (name) => Array.from(document.querySelectorAll('button p'))
     .some((p) => p.textContent === name && !p.closest('[data-stale=true]'))
     || (document.documentElement.dataset.hmPlayer === 'ready'

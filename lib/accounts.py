@@ -13,10 +13,11 @@ import functools
 import getpass
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import bcrypt
 import yaml
@@ -145,7 +146,7 @@ class Accounts:
     def __iter__(self) -> Iterator[User]:
         return iter(self._users.values())
 
-    def credentials(self) -> dict:
+    def credentials(self) -> dict[str, Any]:
         """Return a fresh credentials mapping in streamlit-authenticator's format."""
         return copy.deepcopy(
             {
@@ -191,7 +192,7 @@ def _parse_user(username: str, entry: object, origin: str) -> User:
     if not isinstance(entry, dict):
         raise AccountsError(f"The {where} must be a mapping with name, password and roles.")
     password = entry.get("password")
-    if not is_bcrypt_hash(password):
+    if not isinstance(password, str) or not is_bcrypt_hash(password):
         raise AccountsError(
             f"The password of {where} is not a bcrypt hash; plaintext passwords are refused. "
             f"Make a hash with: {HASH_COMMAND}"
@@ -206,7 +207,7 @@ def _parse_user(username: str, entry: object, origin: str) -> User:
 
 def _role(raw: object, where: str) -> Role:
     """The role of a user: `roles: [admin]` (the library's form) or `role: viewer`."""
-    values: Iterable[object] = [raw] if isinstance(raw, str) else raw or []
+    values = [raw] if isinstance(raw, str) else raw or []
     if not isinstance(values, list | tuple):
         raise AccountsError(f"The roles of {where} must be a list: [admin] or [viewer].")
     roles = set()

@@ -68,10 +68,12 @@ class TTLCache(Generic[V]):
         """Return the cached value for `key` if it is there and fresh, without computing it."""
         with self._lock:
             entry = self._entries.get(key)
-        if entry is None or isinstance(entry[1], Exception):
+        if entry is None:
             return None
         stored, value = entry
-        return value if self._clock() - stored < self.ttl else None
+        if isinstance(value, Exception) or self._clock() - stored >= self.ttl:
+            return None
+        return value
 
     def put(self, key: Hashable, value: V) -> None:
         """Store `value` for `key` as if it had just been computed."""

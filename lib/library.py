@@ -211,13 +211,18 @@ class Library:
 
     def __init__(self, storage: Storage, ttl: float = 60.0) -> None:
         self.storage = storage
-        self._cache: TTLCache[Any] = TTLCache(
-            ttl, error_ttl=LISTING_ERROR_SECONDS, errors=(StorageError,)
-        )
+        self._tabs: TTLCache[list[Tab]] = self._new_cache(ttl)
+        self._videos: TTLCache[list[Video]] = self._new_cache(ttl)
+        self._index: TTLCache[SearchIndex] = self._new_cache(ttl)
+        self._subtitles: TTLCache[tuple[Subtitle, ...]] = self._new_cache(ttl)
+
+    @staticmethod
+    def _new_cache(ttl: float) -> TTLCache[Any]:
+        return TTLCache(ttl, error_ttl=LISTING_ERROR_SECONDS, errors=(StorageError,))
 
     def tabs(self) -> list[Tab]:
         """Return the tabs (one root listing, cached)."""
-        return self._cache.get(("tabs",), lambda: tabs_from_root(self.storage.list("")))
+        return self._tabs.get("", lambda: tabs_from_root(self.storage.list("")))
 
     def videos(self, tab: Tab) -> list[Video]:
         """Return the titles of one tab (one listing of that folder level, cached)."""
@@ -226,7 +231,7 @@ class Library:
             videos = videos_from_listing(tab.label, self.storage.list(tab.prefix))
             return check_playlists(self.storage, videos)
 
-        return self._cache.get(("videos", tab.prefix), load)
+        return self._videos.get(tab.prefix, load)
 
     def all_videos(self) -> list[Video]:
         """Return the titles of every tab that lists (one listing per tab, each cached).
@@ -244,14 +249,14 @@ class Library:
 
     def search_index(self) -> SearchIndex:
         """Return the index searching every tab, rebuilt when the listings expire."""
-        return self._cache.get(("index",), lambda: SearchIndex(self.all_videos()))
+        return self._index.get("", lambda: SearchIndex(self.all_videos()))
 
     def subtitles(self, video: Video) -> tuple[Subtitle, ...]:
         """Return a title's subtitle tracks; a `.hls` folder is listed only when asked (opened)."""
         if video.kind is not Kind.HLS:
             return video.subtitles
-        return self._cache.get(
-            ("subtitles", video.name),
+        return self._subtitles.get(
+            video.name,
             lambda: hls_subtitles(info.name for info in self.storage.list(video.name).objects),
         )
 
@@ -269,4 +274,5 @@ class Library:
 
     def refresh(self) -> None:
         """Forget cached listings so the next page load lists storage again."""
-        self._cache.clear()
+        for cache in (self._tabs, self._videos, self._index, self._subtitles):
+            cache.clear()

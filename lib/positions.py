@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from lib.storage import Storage, StorageError
 from lib.storage.appstate import CorruptState, read_json, state_name, write_json
@@ -80,7 +81,7 @@ def _parse(value: object) -> dict[str, Resume]:
     return positions
 
 
-def _serialise(positions: dict[str, Resume]) -> dict:
+def _serialise(positions: dict[str, Resume]) -> dict[str, Any]:
     kept = sorted(positions.values(), key=lambda r: r.updated, reverse=True)[:MAX_ENTRIES]
     return {
         "version": FORMAT_VERSION,

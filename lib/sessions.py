@@ -45,6 +45,8 @@ class SignOuts:
         return self._signed_out
 
     def _read(self) -> dict[str, float]:
+        if self._storage is None:
+            return {}
         try:
             stored = read_json(self._storage, STATE_NAME) or {}
         except (CorruptState, StorageError) as error:

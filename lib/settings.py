@@ -372,7 +372,8 @@ def with_vault_secrets(
     fields = VAULT_SECRET_FIELDS
     wanted = {name for name, field in fields.items() if getattr(settings, field) is None}
     found = read(wanted) if wanted else {}
-    settings = replace(settings, **{fields[name]: value for name, value in found.items() if value})
+    taken: dict[str, Any] = {fields[name]: value for name, value in found.items() if value}
+    settings = replace(settings, **taken)
     # With a users file the Vault's single admin is optional (but still an admin if given).
     required = VAULT_REQUIRED if settings.users is None else ("bucket",)
     missing = [name for name in required if getattr(settings, fields[name]) is None]

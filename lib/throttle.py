@@ -41,7 +41,7 @@ class ThrottlePolicy:
         """Return the wait after the last of `failures` recent failures (0 while free)."""
         if failures < self.free_failures:
             return 0.0
-        return min(self.max_delay, self.first_delay * 2 ** (failures - self.free_failures))
+        return min(self.max_delay, self.first_delay * 2.0 ** (failures - self.free_failures))
 
 
 class SignInThrottle:

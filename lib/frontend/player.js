@@ -30,7 +30,7 @@ function showError(state, message) {
   state.root.dataset.state = "error";
 }
 
-// Tell the app where playback is (POST to the title's report URL, lib/progress.py); the app
+// Tell the app where playback is (POST to the title's report URL, lib/web/positions.py); the app
 // decides what to keep. Not through component state: that reran Python's player fragment each
 // time, and the report sent as the user left the page reran it while the next page was drawn.
 // `keepalive` lets the last report outlive the page.
@@ -302,7 +302,7 @@ function onceStarted(state, tell) {
   setTimeout(once, TELL_AFTER_MS);
 }
 
-// The page's play buttons (lib/grid.py) carry their title's object name in `data-hm-play`.
+// The page's play buttons (lib/ui/grid.py) carry their title's object name in `data-hm-play`.
 function playButton(event) {
   return event.target instanceof Element ? event.target.closest("button[data-hm-play]") : null;
 }
@@ -326,7 +326,7 @@ function show(root, data) {
 }
 
 // The grid's play buttons ignore the pointer until a player listens for them (GRID_STYLE in
-// lib/grid.py). A redrawn player may mount before the one it replaces is cleaned up, so the
+// lib/ui/grid.py). A redrawn player may mount before the one it replaces is cleaned up, so the
 // page counts the players listening rather than trusting the last one to leave.
 function listening(root, on) {
   const players = (window.__hmPlayers ??= new Set());

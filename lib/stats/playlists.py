@@ -67,7 +67,9 @@ class PlaylistCheck:
         uris = list(dict.fromkeys(child.uri for child in children if child.uri))
         for uri in uris[:MAX_CHILD_PLAYLISTS]:
             name = self.reference(PLAYLIST_NAME, uri)
-            child = self.parse(name) if name is not None else None
+            if name is None:
+                continue
+            child = self.parse(name)
             if child is None:
                 continue
             if child.is_variant:
@@ -138,10 +140,13 @@ class PlaylistCheck:
         if not playlist.segments:
             self.bad(name, "lists no segments")
             return None
-        durations = [segment.duration for segment in playlist.segments]
-        if not all(isinstance(d, int | float) and math.isfinite(d) and d >= 0 for d in durations):
-            self.bad(name, "has a segment without a valid #EXTINF duration")
-            return None
+        durations: list[float] = []
+        for segment in playlist.segments:
+            seconds = segment.duration
+            if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
+                self.bad(name, "has a segment without a valid #EXTINF duration")
+                return None
+            durations.append(seconds)
         total = float(sum(durations))
         if not math.isfinite(total):
             self.bad(name, "adds up to an impossible duration")

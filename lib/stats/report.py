@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lib.library import Kind, Video
 from lib.stats.labels import KIND_LABELS, NOT_A_VIDEO, NOT_IN_A_TAB, TIER_LABELS
@@ -107,7 +107,9 @@ def build_report(scan: Scan, durations: Mapping[str, float | None], seconds: flo
     for sidecar, owner in _sidecar_owners(videos).items():
         scan.titles[owner].absorb(scan.titles[sidecar])
     problems = scan.problems
-    tab_rows = {tab.label: dict.fromkeys(TAB_COLUMNS, 0) | {"tab": tab.label} for tab in tabs}
+    tab_rows: dict[str, dict[str, Any]] = {
+        tab.label: dict.fromkeys(TAB_COLUMNS, 0) | {"tab": tab.label} for tab in tabs
+    }
     video_rows = []
     for video in videos:
         tally = scan.titles[video.name]

@@ -118,7 +118,7 @@ class Scan:
         self.storage = storage
         self.pool = pool
         self.slots = threading.BoundedSemaphore(workers * 4)  # playlist checks queued at once
-        self.checks: dict[str, Future] = {}
+        self.checks: dict[str, Future[tuple[float | None, Problems]]] = {}
         self.objects = 0  # every object listed, app state included
         self.app_state = 0
         self.titles: dict[str, Tally] = {}

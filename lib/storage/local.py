@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat as stat_module
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from lib.storage import CHUNK_SIZE, Listing, NotFound, ObjectInfo, Unavailable, is_safe_name
+
+log = logging.getLogger("homemovies.storage")
 
 
 def _info(name: str, result: os.stat_result) -> ObjectInfo:
@@ -110,9 +114,10 @@ class LocalStorage:
             os.replace(temporary, path)
         except OSError as error:
             # A read-only folder (a container image, a mounted share) is storage refusing.
+            log.warning("cannot write %r below %s", name, self.root, exc_info=error)
             raise Unavailable(
                 f"The library folder cannot be written to ({error.strerror})."
-            ) from None
+            ) from error
 
     def delete(self, name: str) -> None:
         path = self._path(name)
@@ -129,7 +134,7 @@ class LocalStorage:
             raise NotFound(name) from None
         return self._chunks(handle, start, end)
 
-    def _chunks(self, handle, start: int, end: int) -> Iterator[bytes]:
+    def _chunks(self, handle: BinaryIO, start: int, end: int) -> Iterator[bytes]:
         """Yield bytes start..end (inclusive) of an open file, then close it."""
         with handle:
             handle.seek(start)

@@ -7,6 +7,7 @@ with a message a user may read.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ from lib.storage.protocol import CHUNK_SIZE, Listing, ObjectInfo, Unavailable
 LIST_FIELDS = "name,size,timeCreated,timeModified"
 SCAN_FIELDS = "name,size,etag,timeCreated,timeModified,storageTier"
 PAGE_LIMIT = 1000  # OCI's maximum
+
+log = logging.getLogger("homemovies.oci")
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -59,15 +62,16 @@ class ObjectBody:
 
     def __next__(self) -> bytes:
         try:
-            chunk = next(self._chunks)
+            chunk: bytes = next(self._chunks)
         except StopIteration:
             self.close()
             if self._left > 0:
                 raise Unavailable(f"OCI ended {self._what} {self._left} bytes early.") from None
             raise
-        except NETWORK_ERRORS:
+        except NETWORK_ERRORS as error:
             self.close()
-            raise Unavailable(f"The connection to OCI broke while sending {self._what}.") from None
+            log.warning("the read of %s broke off", self._what, exc_info=error)
+            raise Unavailable(f"The connection to OCI broke while sending {self._what}.") from error
         self._left -= len(chunk)
         return chunk
 

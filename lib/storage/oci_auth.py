@@ -6,6 +6,7 @@ Imported only when an OCI bucket is served: the `oci` SDK takes seconds to impor
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ METADATA_RETRY = oci.retry.RetryStrategyBuilder(
 ).get_retry_strategy()
 
 T = TypeVar("T")
+log = logging.getLogger("homemovies.oci")
 # Everything that means "no usable HTTP answer": the SDK wraps requests' errors in its own
 # classes (both derive from requests' RequestException); a streamed body raises urllib3's.
 NETWORK_ERRORS = (
@@ -192,10 +194,23 @@ def translate(error: BaseException, what: str, endpoint: str) -> StorageError:
 
 
 def call(what: str, endpoint: str, function: Callable[[], T]) -> T:
-    """Run one SDK call (retried by the client's strategy) and translate what escapes it."""
+    """Run one SDK call (retried by the client's strategy) and translate what escapes it.
+
+    A failure (anything but a plain 404) is logged with its cause and OCI's request id, which
+    OCI support asks for; the sentence raised is what a user reads.
+    """
     try:
         return function()
     except StorageError:
         raise
     except Exception as error:
-        raise translate(error, what, endpoint) from None
+        translated = translate(error, what, endpoint)
+        if not isinstance(translated, NotFound):
+            log.warning(
+                "OCI call for %s failed (opc-request-id %s): %s",
+                what,
+                getattr(error, "request_id", None) or "none",
+                translated,
+                exc_info=error,
+            )
+        raise translated from error

@@ -132,12 +132,13 @@ class ParLinks:
             pars = oci.pagination.list_call_get_all_results(list_page).data
             for par in pars:
                 if par.name.startswith(NAME_PREFIX) and par.time_expires <= now:
-                    storage.request(
-                        "an expired pre-authenticated request",
-                        lambda par=par: storage.client.delete_preauthenticated_request(
-                            storage.namespace, storage.bucket, par.id
-                        ),
-                    )
+
+                    def delete(par_id: str = par.id) -> Any:
+                        return storage.client.delete_preauthenticated_request(
+                            storage.namespace, storage.bucket, par_id
+                        )
+
+                    storage.request("an expired pre-authenticated request", delete)
                     deleted += 1
         except StorageError as error:
             log.warning("could not delete expired pre-authenticated requests: %s", error)

@@ -59,11 +59,13 @@ def read_secrets(
             ids.setdefault(summary.secret_name, summary.id)
     values: dict[str, str] = {}
     for name, secret_id in ids.items():
+
+        def get_bundle(secret_id: str = secret_id) -> Any:
+            return bundles.get_secret_bundle(secret_id, stage="CURRENT")
+
         try:
             bundle = call(
-                f"the Vault secret {name!r}",
-                bundles.base_client.get_endpoint(),
-                lambda secret_id=secret_id: bundles.get_secret_bundle(secret_id, stage="CURRENT"),
+                f"the Vault secret {name!r}", bundles.base_client.get_endpoint(), get_bundle
             ).data
         except NotFound:
             continue  # deleted since it was listed: reported as missing if it is required

@@ -35,7 +35,7 @@ class LibraryView:
     """What one viewer's library page shows, and what their clicks on it do."""
 
     def __init__(
-        self, services: Services, user: User, session: MutableMapping[str, Any], base: str = ""
+        self, services: Services, user: User, session: MutableMapping[Any, Any], base: str = ""
     ) -> None:
         self.services = services
         self.user = user

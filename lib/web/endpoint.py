@@ -3,6 +3,8 @@ or into a short plain-text error when it raises an HTTP status (never a half-wri
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,7 +13,7 @@ from starlette.types import Receive, Scope, Send
 from lib.web.headers import response_headers
 
 
-def error_response(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+def error_response(status: int, detail: str, headers: Mapping[str, str] | None = None) -> Response:
     """Return a short plain-text error that browsers will not sniff or cache."""
     return Response(
         detail,

@@ -231,6 +231,7 @@ class MediaEndpoint(Endpoint):
 
     async def redirect(self, grant: Grant, name: str) -> Response:
         """Return a 302 to a URL serving `name` directly (a pre-authenticated request)."""
+        assert self.direct is not None, "redirects only with --delivery par"
         try:
             url = await anyio.to_thread.run_sync(self.direct, grant.scope, name)
         except StorageError as error:

@@ -15,6 +15,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import anyio
 from starlette.exceptions import HTTPException
@@ -35,6 +36,10 @@ MAX_BODY_BYTES = 1024
 log = logging.getLogger("homemovies.positions")
 
 
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class Progress:
     """A position report: where title `name` is, out of `duration` seconds."""
@@ -53,10 +58,10 @@ class Progress:
             return None
         if not isinstance(value, dict):
             return None
-        numbers = (value.get("position"), value.get("duration"))
-        if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers):
+        position, duration = value.get("position"), value.get("duration")
+        if not (_is_number(position) and _is_number(duration)):
             return None
-        return cls(name, float(numbers[0]), float(numbers[1]))
+        return cls(name, float(position), float(duration))
 
 
 @dataclass(frozen=True)
