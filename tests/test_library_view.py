@@ -1,0 +1,70 @@
+"""The library view's choices, driven without a browser: what a click opens, where it starts,
+and the signed links the player is handed for the titles on screen."""
+
+from __future__ import annotations
+
+import pytest
+
+from lib.library import Tab
+from lib.links import MEDIA_PREFIX, POSITION_PREFIX
+from lib.services import Services, build_services
+from lib.settings import Settings
+from lib.ui.library_view import SELECTED, LibraryView
+from tests.conftest import ADMIN, ADMIN_PASSWORD, COOKIE_KEY, LONG_SECONDS
+
+
+@pytest.fixture
+def services(fixture_library, tmp_path) -> Services:
+    settings = Settings(
+        library=fixture_library.root, username=ADMIN, password=ADMIN_PASSWORD, cookie_key=COOKIE_KEY
+    )
+    return build_services(settings)
+
+
+@pytest.fixture
+def view(services) -> LibraryView:
+    return LibraryView(services, services.accounts.get(ADMIN), {}, base="/family")
+
+
+def titles(services: Services, folder: str) -> dict:
+    return {video.name: video for video in services.library.videos(Tab(folder, f"{folder}/"))}
+
+
+def test_a_click_on_a_listed_title_opens_it_from_the_start(view):
+    view.open_named("Years/2024.mp4")
+    assert view.session[SELECTED] == {"name": "Years/2024.mp4", "start": 0.0}
+
+
+def test_a_click_opens_a_title_where_this_viewer_left_it(view, services):
+    services.positions.report(ADMIN, "Events/Long walk.mp4", 20.0, LONG_SECONDS)
+    view.open_named("Events/Long walk.mp4")
+    assert view.session[SELECTED] == {"name": "Events/Long walk.mp4", "start": 20.0}
+
+
+@pytest.mark.parametrize(
+    "name", ["Events/Old tape.avi", "Years/Broken.hls/", "Years/Nowhere.mp4", "../secret.txt"]
+)
+def test_a_click_naming_no_playable_listed_title_opens_nothing(view, name):
+    view.open_named(name)
+    assert SELECTED not in view.session
+
+
+def test_the_player_is_offered_signed_links_under_the_base_path(view, services):
+    offered = {name: v for name, v in titles(services, "Years").items() if v.playable}
+    offers = view.offers_for(offered)
+    assert set(offers) == {"Years/2024.mp4", "Years/2022.hls/", "Years/Variants.hls/"}
+    hls = offers["Years/2022.hls/"]
+    assert hls.kind == "hls" and hls.src.startswith(f"/family{MEDIA_PREFIX}/")
+    assert hls.src.endswith("/Years/2022.hls/output.m3u8")
+    assert hls.report.startswith(f"/family{POSITION_PREFIX}/")
+    assert hls.hlsScript.startswith("/family/assets/hls-")
+
+
+def test_links_are_reused_across_runs_of_one_session(services):
+    session: dict = {}
+    user = services.accounts.get(ADMIN)
+    video = titles(services, "Years")["Years/2024.mp4"]
+    first = LibraryView(services, user, session).offers_for({video.name: video})
+    again = LibraryView(services, user, session).offers_for({video.name: video})
+    assert first == again  # the player is not reloaded by a rerun
+    assert session["media_links"].peek((ADMIN, video.name)) in first[video.name].src
