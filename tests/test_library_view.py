@@ -10,7 +10,7 @@ from lib.links import MEDIA_PREFIX, POSITION_PREFIX
 from lib.services import Services, build_services
 from lib.settings import Settings
 from lib.ui.library_view import SELECTED, LibraryView
-from tests.conftest import ADMIN, ADMIN_PASSWORD, COOKIE_KEY, LONG_SECONDS
+from tests.conftest import ADMIN, ADMIN_PASSWORD, COOKIE_KEY, LONG_SECONDS, FakeClock
 
 
 @pytest.fixture
@@ -60,11 +60,21 @@ def test_the_player_is_offered_signed_links_under_the_base_path(view, services):
     assert hls.hlsScript.startswith("/family/assets/hls-")
 
 
-def test_links_are_reused_across_runs_of_one_session(services):
+def test_links_are_reused_until_half_their_life_is_spent(fixture_library):
+    clock = FakeClock()
+    settings = Settings(
+        library=fixture_library.root, username=ADMIN, password=ADMIN_PASSWORD, cookie_key=COOKIE_KEY
+    )
+    services = build_services(settings, clock=clock)
     session: dict = {}
     user = services.accounts.get(ADMIN)
     video = titles(services, "Years")["Years/2024.mp4"]
-    first = LibraryView(services, user, session).offers_for({video.name: video})
-    again = LibraryView(services, user, session).offers_for({video.name: video})
-    assert first == again  # the player is not reloaded by a rerun
-    assert session["media_links"].peek((ADMIN, video.name)) in first[video.name].src
+
+    def run() -> str:
+        return LibraryView(services, user, session).offers_for({video.name: video})[video.name].src
+
+    first = run()
+    clock.now += 60
+    assert run() == first  # a rerun a minute later: the same URL, the player is not reloaded
+    clock.now += services.settings.token_seconds / 2
+    assert run() != first  # half its life spent: a fresh link

@@ -46,7 +46,7 @@ class LibraryView:
             services.signer,
             user.username,
             ttl,
-            session.setdefault("media_links", LinkBook.new_store(ttl)),
+            session.setdefault("media_links", LinkBook.new_store(ttl, services.clock)),
             base,
         )
         # Position reports go to their own route with their own tokens (lib/web/positions.py).
@@ -54,7 +54,7 @@ class LibraryView:
             services.report_signer,
             user.username,
             ttl,
-            session.setdefault("report_links", LinkBook.new_store(ttl)),
+            session.setdefault("report_links", LinkBook.new_store(ttl, services.clock)),
         )
         self.hls_script = hls_script_path(base)
 
