@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from lib.cache import TTLCache
 from lib.storage import NotFound, Storage, StorageError
 from lib.storage.appstate import STATE_PREFIX, CorruptState, read_json, state_name, write_json
 from lib.tokens import InvalidToken, TokenSigner
@@ -84,8 +84,7 @@ class Shares:
         self.storage = storage
         self.signer = signer
         self.clock = clock
-        self._live: dict[str, tuple[float, bool]] = {}
-        self._lock = threading.Lock()
+        self._live: TTLCache[bool] = TTLCache(LIVE_CACHE_SECONDS, clock=clock)
 
     @staticmethod
     def object_name(share_id: str) -> str:
@@ -137,19 +136,15 @@ class Shares:
 
     def is_live(self, share_id: str) -> bool:
         """Return whether `share_id` may still be watched (cached a few seconds per share)."""
-        now = self.clock()
-        with self._lock:
-            cached = self._live.get(share_id)
-        if cached is not None and now - cached[0] < LIVE_CACHE_SECONDS:
-            return cached[1]
-        try:
-            live = self.get(share_id) is not None
-        except StorageError as error:
-            log.warning("cannot check share %r: %s", share_id, error)
-            live = False
-        with self._lock:
-            self._live[share_id] = (now, live)
-        return live
+
+        def check() -> bool:
+            try:
+                return self.get(share_id) is not None
+            except StorageError as error:
+                log.warning("cannot check share %r: %s", share_id, error)
+                return False
+
+        return self._live.get(share_id, check)
 
     def active(self) -> list[Share]:
         """Return the unexpired shares, soonest expiry first; expired ones are deleted."""
@@ -173,8 +168,7 @@ class Shares:
     def revoke(self, share_id: str) -> None:
         """Delete share `share_id`: its link and media stop working at once in this process."""
         self._delete(self.object_name(share_id))
-        with self._lock:
-            self._live[share_id] = (self.clock(), False)
+        self._live.put(share_id, False)
 
     def _delete(self, name: str) -> None:
         with contextlib.suppress(NotFound):  # already gone: revoked twice, or elsewhere
