@@ -1,4 +1,4 @@
-"""The app's own routes in-process, for HTTP tests: what `lib.app.create_app` serves.
+"""The app's own routes in-process, for HTTP tests: what `streamlit_app.py` serves beside the pages.
 
 Only one Streamlit runtime can exist in a process, so the routes and middleware the factory
 gives production are served here by a plain Starlette app, without Streamlit's own routes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -133,6 +134,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+LOG_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+HOMEMOVIES_RECORD = re.compile(r"\d{4}-\d\d-\d\d \S+ [A-Z]+ homemovies[.:]")
+
+
 @dataclass
 class RunningApp:
     """A `streamlit run` process serving the app."""
@@ -143,6 +148,18 @@ class RunningApp:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def unhandled_errors(self) -> list[str]:
+        """Return the tracebacks in the server log that escaped the app (an error a route or a
+        page did not handle); the cause a homemovies warning logs on purpose is not one."""
+        found = []
+        logged = False  # inside the traceback that a homemovies log record carries
+        for line in self.log().splitlines():
+            if LOG_RECORD.match(line) or line.startswith(("Exception in ", "ERROR:", "WARNING:")):
+                logged = HOMEMOVIES_RECORD.match(line) is not None
+            elif line.startswith("Traceback (most recent call last):") and not logged:
+                found.append(line)
+        return found
 
 
 def app_env(**extra: str) -> dict[str, str]:
@@ -369,7 +386,7 @@ def oci_app(oci: LoopbackOci) -> Iterator[RunningApp]:
     stop_app(app)
 
 
-# ----- the stats page (issue 4): a library with planted faults, a viewer account -----
+# ----- the stats page: a library with planted faults, a viewer account -----
 
 VIEWER = "viewer"
 VIEWER_PASSWORD = "a viewer's passphrase"

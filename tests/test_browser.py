@@ -1,4 +1,8 @@
-"""Browser tests: a real Chromium signs in and plays MP4 and HLS from the running app."""
+"""Browser tests: a real Chromium signs in and plays MP4 and HLS from the running app.
+
+The scenarios taking `app` run against both backends: the fixture library served from a
+local folder (`[local]`) and from the loopback OCI bucket (`[oci]`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from lib.sessions import COOKIE_NAME
-from tests.conftest import ODD_HLS, ODD_MP4
+from tests.conftest import ODD_HLS, ODD_MP4, RunningApp
 from tests.ui import (
     open_tab,
     play,
@@ -19,8 +23,14 @@ from tests.ui import (
 pytestmark = pytest.mark.browser
 
 
-def test_sign_in_shows_tabs_in_name_order(page, local_app):
-    sign_in(page, local_app.url)
+@pytest.fixture(scope="module", params=["local", "oci"])
+def app(request) -> RunningApp:
+    """The app serving the fixture library from a local folder, then from the OCI bucket."""
+    return request.getfixturevalue(f"{request.param}_app")
+
+
+def test_sign_in_shows_tabs_in_name_order(page, app):
+    sign_in(page, app.url)
     tabs = page.get_by_role("tab")
     expect(tabs).to_have_text(["Events", "Years", "Unsorted"])
 
@@ -31,24 +41,24 @@ def test_wrong_password_shows_an_error_and_no_library(page, local_app):
     expect(page.get_by_role("tab")).to_have_count(0)
 
 
-def test_mp4_plays(page, local_app):
-    sign_in(page, local_app.url)
+def test_mp4_plays(page, app):
+    sign_in(page, app.url)
     open_tab(page, "Years")
     play(page, "2024")
     state = wait_until_playing(page)
     assert "/video/" in state["src"] and state["src"].endswith("/Years/2024.mp4")
 
 
-def test_hls_plays_through_hls_js(page, local_app):
-    sign_in(page, local_app.url)
+def test_hls_plays_through_hls_js(page, app):
+    sign_in(page, app.url)
     open_tab(page, "Years")
     play(page, "2022")
     state = wait_until_playing(page, past=2.5)  # beyond the first 2 s segment
     assert state["src"].startswith("blob:"), "hls.js feeds the video through Media Source"
 
 
-def test_odd_names_play(page, local_app):
-    sign_in(page, local_app.url)
+def test_odd_names_play(page, app):
+    sign_in(page, app.url)
     open_tab(page, "Events")
     play(page, ODD_MP4.removesuffix(".mp4"))
     wait_until_playing(page)
@@ -79,8 +89,8 @@ def test_root_titles_are_in_unsorted(page, local_app):
     wait_until_playing(page)
 
 
-def test_broken_and_unplayable_titles_are_explained(page, local_app):
-    sign_in(page, local_app.url)
+def test_broken_and_unplayable_titles_are_explained(page, app):
+    sign_in(page, app.url)
     open_tab(page, "Years")
     expect(page.get_by_text("has no output.m3u8")).to_be_visible()
     open_tab(page, "Events")

@@ -1,10 +1,10 @@
 """Property-based tests of the media route: thousands of random and mutated tokens, paths and
 Range headers, and not one byte is served outside a valid token's scope.
 
-The real MediaEndpoint (in its Starlette routes, behind the app's SecurityHeaders) serves
-the fixture library from the local backend; a secret file lies beside the library. Requests
-go straight into the ASGI app with the path already decoded, as a server hands it over, so
-NUL, control characters and backslashes reach the route unaltered.
+The app's routes and middleware, as the factory builds them, serve the fixture library from
+the local backend; a secret file lies beside the library. Requests go straight into the ASGI
+app with the path already decoded, as a server hands it over, so NUL, control characters and
+backslashes reach the route unaltered.
 """
 
 from __future__ import annotations
@@ -21,15 +21,14 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 
-from lib.storage.local import LocalStorage
+from lib.services import build_services
+from lib.settings import Settings
 from lib.tokens import InvalidToken, TokenSigner, derive_key
-from lib.web.headers import SecurityHeaders
-from lib.web.media import MediaEndpoint, media_routes
-from tests.conftest import ADMIN, COOKIE_KEY, ODD_HLS, ODD_MP4, SECRET_TEXT
+from tests.app_client import http_app
+from tests.conftest import ADMIN, ADMIN_PASSWORD, COOKIE_KEY, ODD_HLS, ODD_MP4, SECRET_TEXT
+from tests.media_tokens import SIGNER
 
-SIGNER = TokenSigner(derive_key(COOKIE_KEY, "homemovies media token v1"))
 OTHER_SIGNER = TokenSigner(derive_key("another key entirely, 32+ characters", "x"))
 SCOPES = [
     "Years/2024.mp4",
@@ -103,8 +102,11 @@ def portal() -> Iterator[BlockingPortal]:
 
 @pytest.fixture(scope="module")
 def app(fixture_library) -> Starlette:
-    endpoint = MediaEndpoint(LocalStorage(fixture_library.root), SIGNER, lambda u: u == ADMIN)
-    return Starlette(routes=media_routes(endpoint), middleware=[Middleware(SecurityHeaders)])
+    """The app's routes and middleware on the fixture library; ADMIN is its one account."""
+    settings = Settings(
+        library=fixture_library.root, username=ADMIN, password=ADMIN_PASSWORD, cookie_key=COOKIE_KEY
+    )
+    return http_app(build_services(settings))
 
 
 def request(portal: BlockingPortal, app, path: str, method: str = "GET", range_=None) -> Answer:

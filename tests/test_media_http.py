@@ -1,55 +1,48 @@
 """The media route over HTTP: tokens, Range, HEAD, content types, traversal.
 
-Most tests drive the route's ASGI app with Starlette's (httpx) client; the traversal and
-compression tests talk raw HTTP to the real `streamlit run` server, so nothing normalises
-the path before the app sees it.
+Most tests drive the app's routes, as the factory builds them, with Starlette's (httpx)
+client; the traversal and compression tests talk raw HTTP to the real `streamlit run` server,
+so nothing normalises the path before the app sees it.
 """
 
 from __future__ import annotations
 
-import http.client
 import importlib.metadata
-from email.message import Message
-from urllib.parse import urlsplit
 
 import pytest
 from packaging.version import Version
-from starlette.applications import Starlette
-from starlette.testclient import TestClient
 
 from lib.links import media_url
-from lib.services import build_storage
+from lib.services import build_services
 from lib.settings import Settings
-from lib.storage.local import LocalStorage
-from lib.tokens import TokenSigner, derive_key
-from lib.web.media import MediaEndpoint, RangeNotSatisfiable, media_routes, parse_range
+from lib.tokens import TokenSigner
+from lib.web.media import RangeNotSatisfiable, parse_range
+from tests.app_client import client_for
 from tests.conftest import (
     ADMIN,
+    ADMIN_PASSWORD,
     COOKIE_KEY,
-    OCI_BUCKET,
     ODD_HLS,
     ODD_MP4,
     REPO,
     SECRET_TEXT,
     FakeClock,
 )
-
-SIGNER = TokenSigner(derive_key(COOKIE_KEY, "homemovies media token v1"))
+from tests.loopback import settings_for
+from tests.media_tokens import SIGNER
+from tests.raw_http import raw_get
 
 
 @pytest.fixture(scope="module", params=["local", "oci"])
 def client(request, fixture_library):
-    """The media route over the local folder, and over the same files in the loopback OCI
-    bucket (through the real SDK)."""
+    """The app's routes over the local folder, and over the same files in the loopback OCI
+    bucket (through the real SDK); ADMIN is their one account."""
+    account = {"username": ADMIN, "password": ADMIN_PASSWORD, "cookie_key": COOKIE_KEY}
     if request.param == "local":
-        storage = LocalStorage(fixture_library.root)
+        settings = Settings(library=fixture_library.root, **account)
     else:
-        oci = request.getfixturevalue("oci")
-        storage = build_storage(
-            Settings(bucket=OCI_BUCKET, os_endpoint=oci.url, oci_config=str(oci.config_path))
-        )
-    endpoint = MediaEndpoint(storage, SIGNER, lambda user: user == ADMIN)
-    with TestClient(Starlette(routes=media_routes(endpoint))) as client:
+        settings = settings_for(request.getfixturevalue("oci"), **account)
+    with client_for(build_services(settings)) as client:
         yield client
 
 
@@ -254,10 +247,12 @@ def test_every_media_answer_carries_the_safety_headers(client):
 @pytest.mark.parametrize(("ttl", "max_age"), [(90, 90), (7200, 3600), (1, 1)])
 def test_cache_lifetime_never_outlives_the_token(fixture_library, ttl, max_age):
     clock = FakeClock()
-    signer = TokenSigner(SIGNER._key, clock=clock)
-    endpoint = MediaEndpoint(LocalStorage(fixture_library.root), signer, clock=clock)
-    token_url = media_url(signer.issue("Years/2024.mp4", ADMIN, ttl), "Years/2024.mp4")
-    with TestClient(Starlette(routes=media_routes(endpoint))) as client:
+    settings = Settings(
+        library=fixture_library.root, username=ADMIN, password=ADMIN_PASSWORD, cookie_key=COOKIE_KEY
+    )
+    services = build_services(settings, clock=clock)
+    token_url = media_url(services.signer.issue("Years/2024.mp4", ADMIN, ttl), "Years/2024.mp4")
+    with client_for(services) as client:
         response = client.get(token_url, headers={"Range": "bytes=0-1"})
         assert response.headers["cache-control"] == f"private, max-age={max_age}"
         clock.now += ttl // 2
@@ -294,23 +289,6 @@ def test_parse_range(header, size, expected):
             parse_range(header, size)
     else:
         assert parse_range(header, size) == expected
-
-
-def raw_get(
-    app_url: str, path: str, headers: dict[str, str] | None = None
-) -> tuple[int, bytes, Message]:
-    """Send `path` byte for byte (no client-side normalisation) and return status, body, headers."""
-    parts = urlsplit(app_url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        connection.putrequest("GET", path, skip_accept_encoding=True)
-        for name, value in (headers or {}).items():
-            connection.putheader(name, value)
-        connection.endheaders()
-        response = connection.getresponse()
-        return response.status, response.read(), response.headers
-    finally:
-        connection.close()
 
 
 TRAVERSALS = [

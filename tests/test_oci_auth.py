@@ -24,8 +24,8 @@ from tests.conftest import (
     app_env,
     write_oci_config,
 )
+from tests.entry import run_app_script
 from tests.oci_server import new_key_pair, private_pem
-from tests.test_settings import run_app_script
 
 RP_ENV = (
     "OCI_RESOURCE_PRINCIPAL_VERSION",

@@ -9,17 +9,15 @@ from datetime import UTC, datetime
 
 import oci as oci_sdk
 import pytest
-from starlette.applications import Starlette
-from starlette.testclient import TestClient
 
 from lib.links import media_url
-from lib.services import build_storage
-from lib.settings import Settings
+from lib.services import build_services, build_storage
 from lib.storage.oci import OciStorage
 from lib.storage.par import NAME_PREFIX, ParLinks
-from lib.web.media import MediaEndpoint, media_routes
-from tests.conftest import ADMIN, OCI_BUCKET
-from tests.test_media_http import SIGNER
+from tests.app_client import client_for
+from tests.conftest import ADMIN, ADMIN_PASSWORD, COOKIE_KEY, OCI_BUCKET
+from tests.loopback import settings_for
+from tests.media_tokens import SIGNER
 
 HOUR = 3600
 
@@ -36,16 +34,21 @@ class Clock:
 
 @pytest.fixture
 def storage(oci) -> OciStorage:
-    return build_storage(
-        Settings(bucket=OCI_BUCKET, os_endpoint=oci.url, oci_config=str(oci.config_path))
-    )
+    return build_storage(settings_for(oci))
 
 
 @pytest.fixture
-def client(storage):
-    links = ParLinks(storage, lifetime=HOUR)
-    endpoint = MediaEndpoint(storage, SIGNER, lambda user: user == ADMIN, direct=links.url)
-    with TestClient(Starlette(routes=media_routes(endpoint))) as client:
+def client(oci):
+    """The app's routes with --delivery par; PARs last as long as tokens: an hour here."""
+    settings = settings_for(
+        oci,
+        delivery="par",
+        token_hours=1,
+        username=ADMIN,
+        password=ADMIN_PASSWORD,
+        cookie_key=COOKIE_KEY,
+    )
+    with client_for(build_services(settings)) as client:
         yield client
 
 

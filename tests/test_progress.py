@@ -1,27 +1,31 @@
-"""Position reports over HTTP: the route a playing title posts to (lib/progress.py).
+"""Position reports over HTTP: the route a playing title posts to (lib/web/positions.py).
 
-The route's ASGI app is driven with Starlette's (httpx) client over the real local backend;
-what it keeps is read back from the saved-positions object a new process would read.
+The app's routes, as the factory builds them, are driven with Starlette's (httpx) client over
+the real local backend; what the route keeps is read back from the saved-positions object a
+new process would read.
 """
 
 from __future__ import annotations
 
 import pytest
-from starlette.applications import Starlette
-from starlette.testclient import TestClient
 
-from lib.library import Library
 from lib.links import report_url
 from lib.positions import Positions
+from lib.services import build_services
+from lib.settings import Settings
 from lib.storage import Unavailable
 from lib.storage.local import LocalStorage
 from lib.tokens import TokenSigner, derive_key
-from lib.web.positions import MAX_BODY_BYTES, Progress, ProgressEndpoint, progress_routes
+from lib.web.positions import MAX_BODY_BYTES, Progress
+from tests.app_client import client_for
+from tests.conftest import COOKIE_KEY
+from tests.media_tokens import SIGNER as MEDIA_SIGNER
+from tests.users import write_users
 
 NAME = "Events/Long walk.mp4"
 HLS_NAME = "Events/Wedding.hls/"
-SIGNER = TokenSigner(derive_key("progress test key", "homemovies position report v1"))
-MEDIA_SIGNER = TokenSigner(derive_key("progress test key", "homemovies media token v1"))
+# `services.report_signer` of an app with COOKIE_KEY: position reports have a key of their own.
+SIGNER = TokenSigner(derive_key(COOKIE_KEY, "homemovies position report v1"))
 
 
 class Switchable(LocalStorage):
@@ -44,13 +48,16 @@ def storage(tmp_path):
 
 
 @pytest.fixture
-def client(storage):
-    positions = Positions(storage)
-    endpoint = ProgressEndpoint(
-        positions, Library(storage, ttl=0), SIGNER, is_account=lambda user: user in ("mum", "dad")
+def client(storage, tmp_path_factory):
+    """The app's routes on `storage` for the accounts mum and dad, listing afresh each time."""
+    users = write_users(
+        tmp_path_factory.mktemp("users") / "users.yaml",
+        {"mum": ("mum's passphrase", "admin"), "dad": ("dad's passphrase", "viewer")},
     )
-    with TestClient(Starlette(routes=progress_routes(endpoint))) as client:
-        client.positions = positions
+    settings = Settings(library=storage.root, users=users, cookie_key=COOKIE_KEY, cache_ttl=0)
+    services = build_services(settings, storage=storage)
+    with client_for(services) as client:
+        client.positions = services.positions
         yield client
 
 

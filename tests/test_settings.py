@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from lib.settings import DEFAULT_OS_ENDPOINT, SettingsError, load_settings
-from tests.conftest import REPO, app_env
+from tests.conftest import app_env
+from tests.entry import run_app_script
 
 PASSWORD = "a long enough password"
 
@@ -163,22 +162,6 @@ def test_password_flag_warns_without_echoing_it(folder):
     assert settings.warnings and "HOMEMOVIES_PASSWORD" in settings.warnings[0]
     assert PASSWORD not in " ".join(settings.warnings)
     assert PASSWORD not in repr(settings)
-
-
-def run_app_script(*flags: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Import streamlit_app as `streamlit run` would, with these flags, and report how it ended."""
-    code = (
-        "import runpy, sys; sys.argv = ['streamlit_app.py', *sys.argv[1:]]; "
-        "runpy.run_path('streamlit_app.py', run_name='streamlit_app')"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", code, *flags],
-        cwd=REPO,
-        env=env or app_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_entry_point_exits_2_with_one_sentence_on_missing_source():

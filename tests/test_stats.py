@@ -4,7 +4,6 @@ and the loopback OCI bucket, the problems it lists, bounded playlist reads, the 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,39 +30,13 @@ from lib.stats import (
     resolve,
     scan_library,
 )
-from lib.storage import ObjectInfo
 from lib.storage.local import LocalStorage
 from lib.storage.oci import SCAN_FIELDS
-from tests.conftest import ODD_HLS, ODD_MP4, STATS_BUCKET, StatsLibrary
-from tests.test_storage_oci import settings_for
+from tests.conftest import STATS_BUCKET, StatsLibrary
+from tests.loopback import settings_for
+from tests.recording_storage import RecordingStorage
+from tests.stats_library import APP_STATE, HLS_SECONDS, TITLES, WEDDING, library_sizes
 
-APP_STATE = ".homemovies/"
-HLS_SECONDS = {  # what the fixture encoded (2 s segments) or wrote by hand
-    "Years/2022.hls/": 6.0,
-    "Years/Gap.hls/": 6.0,
-    f"Events/{ODD_HLS}/": 4.0,
-    "Hostile/Elsewhere.hls/": 6.0,
-    "Years/Variants.hls/": 6.0,  # two 6 s variants of one title: the title lasts 6 s
-}
-TITLES = [  # (tab, title) of every title the stats library holds
-    ("Events", "Empty"),
-    ("Events", ODD_HLS.removesuffix(".hls")),
-    ("Events", "Long walk"),
-    ("Events", ODD_MP4.removesuffix(".mp4")),
-    ("Events", "Old tape"),
-    ("Events", "Wedding"),
-    ("Hostile", "Binary"),
-    ("Hostile", "Elsewhere"),
-    ("Hostile", "Garbage"),
-    ("Hostile", "Huge"),
-    ("Unsorted", "Root clip"),
-    ("Years", "2022"),
-    ("Years", "2024"),
-    ("Years", "Broken"),
-    ("Years", "Gap"),
-    ("Years", "Variants"),
-]
-WEDDING = ["Events/Wedding.mp4", "Events/Wedding.jpg", "Events/Wedding.en.vtt"]  # with sidecars
 VARIANT_PLAYLISTS = ["Years/Variants.hls/stream_0.m3u8", "Years/Variants.hls/stream_1.m3u8"]
 EXPECTED_PROBLEMS = {
     (ProblemKind.NO_PLAYLIST, "Years/Broken.hls/"),
@@ -76,23 +49,6 @@ EXPECTED_PROBLEMS = {
     (ProblemKind.NESTED, "Years/deeper/Nested.mp4"),
     (ProblemKind.ZERO_BYTES, "Events/Empty.mp4"),
 }
-
-
-class RecordingStorage(LocalStorage):
-    """The real local backend, recording the scans and reads the stats make."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.scans: list[str] = []
-        self.reads: list[tuple[str, int, int]] = []
-
-    def scan(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        self.scans.append(prefix)
-        return super().scan(prefix)
-
-    def read(self, name: str, start: int, end: int) -> Iterator[bytes]:
-        self.reads.append((name, start, end))
-        return super().read(name, start, end)
 
 
 @pytest.fixture
@@ -114,10 +70,6 @@ def oci_report(oci, stats_bucket: str) -> Report:
 def report(request) -> Report:
     """The same library scanned from the folder and from the bucket: the same answers."""
     return request.getfixturevalue(f"{request.param}_report")
-
-
-def library_sizes(stats_library: StatsLibrary) -> dict[str, int]:
-    return {n: s for n, s in stats_library.sizes.items() if not n.startswith(APP_STATE)}
 
 
 def row(report: Report, name: str) -> dict:

@@ -25,9 +25,10 @@ from tests.conftest import (
     VIEWER_PASSWORD,
     StatsLibrary,
 )
+from tests.loopback import settings_for
 from tests.oci_server import Fault
-from tests.test_stats import HLS_SECONDS, TITLES, RecordingStorage, library_sizes
-from tests.test_storage_oci import settings_for
+from tests.recording_storage import RecordingStorage
+from tests.stats_library import HLS_SECONDS, TITLES, library_sizes
 from tests.users import write_users
 
 ENTRY = str(REPO / "pages" / "main.py")

@@ -11,17 +11,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from starlette.applications import Starlette
-from starlette.testclient import TestClient
 
 from lib.links import media_url
+from lib.services import build_services
+from lib.settings import Settings
 from lib.storage.local import LocalStorage
-from lib.tokens import TokenSigner, derive_key
-from lib.web.media import MediaEndpoint, media_routes
-from tests.conftest import ADMIN, COOKIE_KEY, app_env, start_app, stop_app
-from tests.test_media_http import raw_get
+from tests.app_client import client_for
+from tests.conftest import ADMIN, ADMIN_PASSWORD, COOKIE_KEY, app_env, start_app, stop_app
+from tests.media_tokens import SIGNER
+from tests.raw_http import raw_get
 
-SIGNER = TokenSigner(derive_key(COOKIE_KEY, "homemovies media token v1"))
 SMALL_CHUNK = 7
 BIG = "Big/long.mp4"
 BIG_SIZE = 3 * 1024 * 1024 + 12_345  # three full 1 MiB chunks and a ragged end
@@ -46,9 +45,12 @@ def streaming_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def small_chunk_client(streaming_library):
+    """The app's routes over the streaming library, read in chunks of a few bytes."""
+    settings = Settings(
+        library=streaming_library, username=ADMIN, password=ADMIN_PASSWORD, cookie_key=COOKIE_KEY
+    )
     storage = LocalStorage(streaming_library, chunk_size=SMALL_CHUNK)
-    endpoint = MediaEndpoint(storage, SIGNER)
-    with TestClient(Starlette(routes=media_routes(endpoint))) as client:
+    with client_for(build_services(settings, storage=storage)) as client:
         yield client
 
 

@@ -13,8 +13,8 @@ from lib.settings import Settings, SettingsError
 from lib.storage import Unavailable
 from lib.storage.oci_auth import OciAuth, load_auth
 from tests.conftest import OCI_BUCKET, app_env
+from tests.entry import run_app_script
 from tests.oci_server import Fault
-from tests.test_settings import run_app_script
 
 VAULT_PASSWORD = "vault password 123"
 VAULT_COOKIE_KEY = "vault-cookie-key-0123456789abcdefghijklmnopqrstuv"
