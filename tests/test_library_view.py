@@ -10,20 +10,26 @@ from lib.links import MEDIA_PREFIX, POSITION_PREFIX
 from lib.services import Services, build_services
 from lib.settings import Settings
 from lib.ui.library_view import SELECTED, LibraryView
-from tests.conftest import ADMIN, ADMIN_PASSWORD, COOKIE_KEY, LONG_SECONDS, FakeClock
+from tests.conftest import ADMIN_PASSWORD, COOKIE_KEY, LONG_SECONDS, FakeClock
+
+# Not the admin of the other tests: their browsers save positions in the shared fixture library.
+WATCHER = "watcher"
 
 
 @pytest.fixture
 def services(fixture_library, tmp_path) -> Services:
     settings = Settings(
-        library=fixture_library.root, username=ADMIN, password=ADMIN_PASSWORD, cookie_key=COOKIE_KEY
+        library=fixture_library.root,
+        username=WATCHER,
+        password=ADMIN_PASSWORD,
+        cookie_key=COOKIE_KEY,
     )
     return build_services(settings)
 
 
 @pytest.fixture
 def view(services) -> LibraryView:
-    return LibraryView(services, services.accounts.get(ADMIN), {}, base="/family")
+    return LibraryView(services, services.accounts.get(WATCHER), {}, base="/family")
 
 
 def titles(services: Services, folder: str) -> dict:
@@ -36,7 +42,7 @@ def test_a_click_on_a_listed_title_opens_it_from_the_start(view):
 
 
 def test_a_click_opens_a_title_where_this_viewer_left_it(view, services):
-    services.positions.report(ADMIN, "Events/Long walk.mp4", 20.0, LONG_SECONDS)
+    services.positions.report(WATCHER, "Events/Long walk.mp4", 20.0, LONG_SECONDS)
     view.open_named("Events/Long walk.mp4")
     assert view.session[SELECTED] == {"name": "Events/Long walk.mp4", "start": 20.0}
 
@@ -63,11 +69,14 @@ def test_the_player_is_offered_signed_links_under_the_base_path(view, services):
 def test_links_are_reused_until_half_their_life_is_spent(fixture_library):
     clock = FakeClock()
     settings = Settings(
-        library=fixture_library.root, username=ADMIN, password=ADMIN_PASSWORD, cookie_key=COOKIE_KEY
+        library=fixture_library.root,
+        username=WATCHER,
+        password=ADMIN_PASSWORD,
+        cookie_key=COOKIE_KEY,
     )
     services = build_services(settings, clock=clock)
     session: dict = {}
-    user = services.accounts.get(ADMIN)
+    user = services.accounts.get(WATCHER)
     video = titles(services, "Years")["Years/2024.mp4"]
 
     def run() -> str:
