@@ -33,6 +33,9 @@ def services_or_exit() -> Services:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # An access log records every video URL, and each carries a signed token: never keep one
+    # (Streamlit gives uvicorn's access logger a handler even under `uvicorn --no-access-log`).
+    logging.getLogger("uvicorn.access").disabled = True
     settings = settings_or_exit(own_argv())
     try:
         services = build_services(settings)

@@ -10,8 +10,10 @@ import urllib.request
 
 from tests.conftest import ADMIN, REPO, app_env, free_port
 
+TOKEN = "a-token-that-must-never-reach-a-log"
 
-def test_uvicorn_entry_serves_ui_and_media_route_from_env_settings(fixture_library):
+
+def test_uvicorn_entry_serves_ui_and_media_route_and_logs_no_video_url(fixture_library):
     port = free_port()
     env = app_env(HOMEMOVIES_LIBRARY=str(fixture_library.root), HOMEMOVIES_USERNAME=ADMIN)
     command = [
@@ -21,7 +23,6 @@ def test_uvicorn_entry_serves_ui_and_media_route_from_env_settings(fixture_libra
         "streamlit_app:app",
         "--port",
         str(port),
-        "--no-access-log",
     ]
     process = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -41,10 +42,14 @@ def test_uvicorn_entry_serves_ui_and_media_route_from_env_settings(fixture_libra
         with urllib.request.urlopen(base + "/", timeout=5) as response:
             assert b"<html" in response.read().lower()
         try:
-            urllib.request.urlopen(base + "/video/not-a-token/Years/2024.mp4", timeout=5)
+            urllib.request.urlopen(base + f"/video/{TOKEN}/Years/2024.mp4", timeout=5)
             raise AssertionError("a media URL without a valid token was served")
         except urllib.error.HTTPError as error:
             assert error.code == 403
     finally:
         process.terminate()
         process.wait(10)
+    # Video URLs carry tokens: no access log keeps them, even without --no-access-log.
+    output = process.stdout.read().decode()
+    assert "Application startup complete" in output
+    assert TOKEN not in output
