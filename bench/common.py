@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lib.links import media_url
-from lib.tokens import TokenSigner, derive_key
-from tests.conftest import ADMIN, COOKIE_KEY, RunningApp, app_env, free_port, start_app, stop_app
+from tests.conftest import ADMIN, RunningApp, app_env, free_port, start_app, stop_app
+from tests.media_tokens import SIGNER
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 MIB = 1024 * 1024
-SIGNER = TokenSigner(derive_key(COOKIE_KEY, "homemovies media token v1"))
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 NGINX_CONF = """\

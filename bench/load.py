@@ -33,17 +33,16 @@ import httpx
 
 from lib.assets import hls_script_path
 from lib.links import media_url
-from lib.tokens import TokenSigner, derive_key
 from tests.conftest import (
     ADMIN,
     ADMIN_PASSWORD,
     CHROMIUM,
     CHROMIUM_ARGS,
-    COOKIE_KEY,
     app_env,
     start_app,
     stop_app,
 )
+from tests.media_tokens import SIGNER
 
 MiB = 1024 * 1024
 TITLES = 6
@@ -199,7 +198,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 async def run(args: argparse.Namespace, base: str, names: list[str], pid: int) -> dict:
-    signer = TokenSigner(derive_key(COOKIE_KEY, "homemovies media token v1"))
+    signer = SIGNER
     ttl = int(args.seconds) + 600
     urls = {name: media_url(signer.issue(name, ADMIN, ttl), name) for name in names}
     playlist = "Bench/Clip.hls/output.m3u8"

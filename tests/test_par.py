@@ -15,21 +15,11 @@ from lib.services import build_services, build_storage
 from lib.storage.oci import OciStorage
 from lib.storage.par import NAME_PREFIX, ParLinks
 from tests.app_client import client_for
-from tests.conftest import ADMIN, ADMIN_PASSWORD, COOKIE_KEY, OCI_BUCKET
+from tests.conftest import ADMIN, ADMIN_PASSWORD, COOKIE_KEY, OCI_BUCKET, FakeClock
 from tests.loopback import settings_for
 from tests.media_tokens import SIGNER
 
 HOUR = 3600
-
-
-class Clock:
-    """A clock the tests move by hand."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -114,7 +104,7 @@ def test_downloads_and_bad_tokens_are_not_redirected(client):
 
 
 def test_a_par_is_reused_until_half_spent_then_replaced(oci, storage):
-    clock = Clock(1_900_000_000.0)
+    clock = FakeClock(1_900_000_000.0)
     links = ParLinks(storage, lifetime=HOUR, clock=clock)
     first = links.par("Years/2024.mp4")
     clock.now += HOUR / 2 - 60
@@ -125,7 +115,7 @@ def test_a_par_is_reused_until_half_spent_then_replaced(oci, storage):
 
 
 def test_expired_pars_of_this_app_are_deleted(oci, storage):
-    clock = Clock(1_900_000_000.0)
+    clock = FakeClock(1_900_000_000.0)
     links = ParLinks(storage, lifetime=HOUR, clock=clock)
     mine = links.create("Root clip.mp4")
     theirs = storage.client.create_preauthenticated_request(

@@ -22,17 +22,16 @@ from playwright.sync_api import Page, expect
 
 from lib.links import media_url
 from lib.sessions import COOKIE_NAME
-from lib.tokens import TokenSigner, derive_key
 from tests.conftest import (
     ADMIN,
     ADMIN_PASSWORD,
-    COOKIE_KEY,
     RunningApp,
     app_env,
     new_page,
     start_app,
     stop_app,
 )
+from tests.media_tokens import SIGNER
 from tests.ui import (
     open_page,
     open_tab,
@@ -44,7 +43,6 @@ from tests.ui import (
 )
 from tests.users import write_users
 
-SIGNER = TokenSigner(derive_key(COOKIE_KEY, "homemovies media token v1"))
 MUM, MUM_PASSWORD = "mum", "mum's own passphrase"
 GRANDPA, GRANDPA_PASSWORD = "grandpa", "grandpa's passphrase"
 MiB = 1024 * 1024
