@@ -6,10 +6,14 @@ Only one folder level is listed per tab, so HLS segments are never enumerated he
 
 from __future__ import annotations
 
+import json
 import logging
+import math
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -41,6 +45,11 @@ PLAYLIST_SUFFIX = ".m3u8"
 # Hours of video list in well under a megabyte: a playlist larger than this is not served
 # (the media route) nor read (the stats page), and the stats page says so.
 MAX_PLAYLIST_BYTES = 8 * 1024 * 1024
+# While `ingest` uploads a title its folder holds this marker (written first, deleted after
+# output.m3u8, which is written last): such a folder is a title being added, not a broken one.
+INGEST_MARKER = ".ingest.json"
+MAX_MARKER_BYTES = 64 * 1024  # a marker is a hundred bytes; anything far larger is not one
+STALE_MARKER_SECONDS = 86400  # a marker not updated for this long: the upload was interrupted
 UNSORTED = "Unsorted"
 LISTING_ERROR_SECONDS = 10.0  # a folder that failed is not listed again for this long
 
@@ -54,6 +63,7 @@ class Kind(StrEnum):
     HLS = "hls"  # a .hls folder with output.m3u8
     UNPLAYABLE = "unplayable"  # a video file a browser cannot play; offered for download
     BROKEN = "broken"  # a .hls folder without output.m3u8
+    ADDING = "adding"  # a .hls folder without output.m3u8 but with INGEST_MARKER: being uploaded
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,8 @@ class Video:
     added: datetime | None = None
     poster: str | None = None  # the object holding its poster image, if there is one
     subtitles: tuple[Subtitle, ...] = ()  # for `.hls` folders: see Library.subtitles()
+    progress: float | None = None  # ADDING: the percent uploaded, if its marker says
+    interrupted: bool = False  # ADDING: its marker has not been updated for a day
 
     @property
     def playable(self) -> bool:
@@ -179,10 +191,109 @@ def _is_hidden(name: str) -> bool:
     return _basename(name).startswith(".")
 
 
-def check_playlists(storage: Storage, videos: list[Video], workers: int = 8) -> list[Video]:
-    """Return `videos` with each HLS title whose folder lacks output.m3u8 marked BROKEN.
+@dataclass(frozen=True)
+class IngestMarker:
+    """What the marker of a title being added says; a field it lacks (or garbles) is None."""
 
-    Two stats per folder (playlist, poster.jpg) keep segments from ever being enumerated.
+    title: str | None = None
+    started: datetime | None = None
+    updated: datetime | None = None  # the marker object's own time when the JSON does not say
+    percent: float | None = None  # 0..100
+
+    def is_stale(self, now: float) -> bool:
+        """Return whether it was last updated more than STALE_MARKER_SECONDS before `now`."""
+        return self.updated is not None and now - self.updated.timestamp() > STALE_MARKER_SECONDS
+
+    def to_json(self) -> bytes:
+        """Return the marker as the JSON object `read_marker` reads back (times in UTC)."""
+        value = {
+            "title": self.title,
+            "started": _iso(self.started),
+            "updated": _iso(self.updated),
+            "percent": self.percent,
+        }
+        return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _parse_percent(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        percent = float(value)
+    except OverflowError:
+        return None
+    return min(max(percent, 0.0), 100.0) if math.isfinite(percent) else None
+
+
+def parse_marker(data: bytes, modified: datetime | None = None) -> IngestMarker:
+    """Given a marker's bytes (and the object's time), return what it says; garbage says nothing."""
+    try:
+        value = json.loads(data)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        value = None
+    if not isinstance(value, dict):
+        return IngestMarker(updated=modified)
+    title = value.get("title")
+    return IngestMarker(
+        title=title if isinstance(title, str) else None,
+        started=_parse_time(value.get("started")),
+        updated=_parse_time(value.get("updated")) or modified,
+        percent=_parse_percent(value.get("percent")),
+    )
+
+
+def read_marker(storage: Storage, prefix: str) -> IngestMarker | None:
+    """Given a `.hls` folder prefix, return its ingest marker, or None when it has none.
+
+    One stat and, for a marker of plausible size, one read; raises StorageError when storage
+    cannot answer.
+    """
+    name = prefix + INGEST_MARKER
+    try:
+        info = storage.stat(name)
+    except NotFound:
+        return None
+    if not 0 < info.size <= MAX_MARKER_BYTES:
+        return IngestMarker(updated=info.modified)
+    try:
+        chunks = storage.read(name, 0, info.size - 1)
+        try:
+            data = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+    except NotFound:
+        # Deleted since the stat: the title was being added a moment ago (it is done now).
+        return IngestMarker(updated=info.modified)
+    return parse_marker(data, info.modified)
+
+
+def check_playlists(
+    storage: Storage,
+    videos: list[Video],
+    workers: int = 8,
+    clock: Callable[[], float] = time.time,
+) -> list[Video]:
+    """Return `videos` with each HLS title whose folder lacks output.m3u8 marked BROKEN, or
+    ADDING when its ingest marker is there (`clock` tells an interrupted upload).
+
+    Two stats per folder (playlist, poster.jpg) keep segments from ever being enumerated; a
+    folder without its playlist costs the marker's stat (and read) instead of the poster's.
     """
     hls = [video for video in videos if video.kind is Kind.HLS]
     if not hls:
@@ -192,7 +303,15 @@ def check_playlists(storage: Storage, videos: list[Video], workers: int = 8) -> 
         try:
             info = storage.stat(video.playlist)
         except NotFound:
-            return replace(video, kind=Kind.BROKEN)
+            marker = read_marker(storage, video.name)
+            if marker is None:
+                return replace(video, kind=Kind.BROKEN)
+            return replace(
+                video,
+                kind=Kind.ADDING,
+                progress=marker.percent,
+                interrupted=marker.is_stale(clock()),
+            )
         try:
             poster = storage.stat(video.name + HLS_POSTER).name
         except NotFound:
@@ -207,10 +326,16 @@ def check_playlists(storage: Storage, videos: list[Video], workers: int = 8) -> 
 
 
 class Library:
-    """Tabs and titles of one storage backend, with listings cached for `ttl` seconds."""
+    """Tabs and titles of one storage backend, with listings cached for `ttl` seconds.
 
-    def __init__(self, storage: Storage, ttl: float = 60.0) -> None:
+    `clock` (the wall clock) tells an interrupted upload from one under way.
+    """
+
+    def __init__(
+        self, storage: Storage, ttl: float = 60.0, clock: Callable[[], float] = time.time
+    ) -> None:
         self.storage = storage
+        self.clock = clock
         self._tabs: TTLCache[list[Tab]] = self._new_cache(ttl)
         self._videos: TTLCache[list[Video]] = self._new_cache(ttl)
         self._index: TTLCache[SearchIndex] = self._new_cache(ttl)
@@ -229,7 +354,7 @@ class Library:
 
         def load() -> list[Video]:
             videos = videos_from_listing(tab.label, self.storage.list(tab.prefix))
-            return check_playlists(self.storage, videos)
+            return check_playlists(self.storage, videos, clock=self.clock)
 
         return self._videos.get(tab.prefix, load)
 

@@ -81,7 +81,7 @@ def build_storage(settings: Settings, auth: OciAuth | None = None) -> Storage:
     return open_bucket(settings.bucket, auth or oci_auth(settings), settings.os_endpoint)
 
 
-def settings_from_vault(settings: Settings, auth: OciAuth) -> Settings:
+def settings_from_vault(settings: Settings, auth: OciAuth, *, login: bool = True) -> Settings:
     """Return `settings` completed with the Vault secrets of `--secret` (see lib/settings.py)."""
     from lib.storage.vault import SecretError, read_secrets
 
@@ -97,7 +97,7 @@ def settings_from_vault(settings: Settings, auth: OciAuth) -> Settings:
         except SecretError as error:
             raise SettingsError(str(error)) from error
 
-    return with_vault_secrets(settings, read)
+    return with_vault_secrets(settings, read, login=login)
 
 
 def build_services(
@@ -138,7 +138,7 @@ def build_services(
     return Services(
         settings=settings,
         storage=storage,
-        library=Library(storage, ttl=settings.cache_ttl),
+        library=Library(storage, ttl=settings.cache_ttl, clock=clock),
         stats=LibraryStats(storage, ttl=settings.stats_ttl),
         accounts=accounts,
         signer=signer("homemovies media token v1"),

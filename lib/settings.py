@@ -146,6 +146,21 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 _SECRET_NAMES = frozenset({"password", "cookie_key"})
+# What names and reaches the library: all `python -m lib.ingest` takes from the app's settings.
+SOURCE_OPTION_NAMES = frozenset(
+    {
+        "library",
+        "bucket",
+        "secret",
+        "os_endpoint",
+        "oci_config",
+        "oci_profile",
+        "instance_principal",
+        "resource_principal",
+        "vault_endpoint",
+        "secrets_endpoint",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -202,13 +217,27 @@ def build_parser() -> argparse.ArgumentParser:
         f"[{SECRETS_TABLE}] table of .streamlit/secrets.toml; flags win, then variables.",
         argument_default=argparse.SUPPRESS,
     )
-    for option in OPTIONS:
+    add_options(parser, OPTIONS)
+    return parser
+
+
+def add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> None:
+    """Add `options` to `parser` as flags (absent flags stay absent: SUPPRESS)."""
+    for option in options:
         help_text = f"{option.help} [{option.env}]"
         if option.kind is bool:
-            parser.add_argument(option.flag, action="store_true", help=help_text)
+            parser.add_argument(
+                option.flag, action="store_true", help=help_text, default=argparse.SUPPRESS
+            )
         else:
-            parser.add_argument(option.flag, metavar=option.metavar, help=help_text)
-    return parser
+            parser.add_argument(
+                option.flag, metavar=option.metavar, help=help_text, default=argparse.SUPPRESS
+            )
+
+
+def source_options() -> tuple[Option, ...]:
+    """The settings that name the library and reach it (for commands other than the app)."""
+    return tuple(option for option in OPTIONS if option.name in SOURCE_OPTION_NAMES)
 
 
 def read_secrets_file(paths: Sequence[Path]) -> dict[str, Any]:
@@ -269,8 +298,19 @@ def load_settings(
 
     Raises SettingsError with one sentence when the combination cannot run.
     """
+    return settings_from_flags(vars(build_parser().parse_args(list(argv))), environ, secrets_paths)
+
+
+def settings_from_flags(
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    secrets_paths: Sequence[Path] | None = None,
+    *,
+    login: bool = True,
+) -> Settings:
+    """Given parsed flags (absent ones left out), variables and secrets files, return valid
+    Settings; `login=False` (a command other than the app) needs no sign-in settings."""
     environ = os.environ if environ is None else environ
-    flags = vars(build_parser().parse_args(list(argv)))
     secrets = read_secrets_file(default_secrets_paths() if secrets_paths is None else secrets_paths)
     values: dict[str, Any] = {}
     warnings: list[str] = []
@@ -300,11 +340,11 @@ def load_settings(
         if values[name] is not None:
             values[name] = Path(values[name]).expanduser()
     settings = Settings(**values, warnings=tuple(warnings))
-    validate(settings)
+    validate(settings, login=login)
     return settings
 
 
-def validate(settings: Settings) -> None:
+def validate(settings: Settings, *, login: bool = True) -> None:
     """Raise SettingsError when the settings name no source, two sources or no login.
 
     With --secret the bucket and login may still come from the Vault: `require_login`
@@ -344,7 +384,7 @@ def validate(settings: Settings) -> None:
             f"The cookie key must be at least {MIN_COOKIE_KEY_LENGTH} characters; make one with: "
             "python -c 'import secrets; print(secrets.token_urlsafe(32))'."
         )
-    if not settings.secret:
+    if not settings.secret and login:
         require_login(settings)
 
 
@@ -364,18 +404,20 @@ def require_login(settings: Settings) -> None:
 
 
 def with_vault_secrets(
-    settings: Settings, read: Callable[[Set[str]], Mapping[str, str]]
+    settings: Settings, read: Callable[[Set[str]], Mapping[str, str]], *, login: bool = True
 ) -> Settings:
     """Return `settings` with the values it lacks taken from the Vault (`read` returns the
     secrets of the names asked for); raise SettingsError naming each required secret that is
     in neither place. A value set as a flag, variable or secrets.toml key wins."""
     fields = VAULT_SECRET_FIELDS
     wanted = {name for name, field in fields.items() if getattr(settings, field) is None}
+    if not login:
+        wanted &= {"bucket"}
     found = read(wanted) if wanted else {}
     taken: dict[str, Any] = {fields[name]: value for name, value in found.items() if value}
     settings = replace(settings, **taken)
     # With a users file the Vault's single admin is optional (but still an admin if given).
-    required = VAULT_REQUIRED if settings.users is None else ("bucket",)
+    required = VAULT_REQUIRED if settings.users is None and login else ("bucket",)
     missing = [name for name in required if getattr(settings, fields[name]) is None]
     if missing:
         names = " and ".join(repr(name) for name in missing)
@@ -386,8 +428,9 @@ def with_vault_secrets(
             + " and ".join(f"--{fields[name]}" for name in missing)
             + "."
         )
-    validate(settings)
-    require_login(settings)
+    validate(settings, login=login)
+    if login:
+        require_login(settings)
     return settings
 
 

@@ -13,7 +13,11 @@ import base64
 import bisect
 import hashlib
 import json
+import os
+import re
 import secrets
+import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -29,7 +33,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -72,6 +76,10 @@ CORS_HEADERS = {
     "content-range,content-type,date,etag,last-modified,opc-client-request-id,opc-request-id",
 }
 BODY_SIGNED = ("content-length", "content-type", "x-content-sha256")
+# PutObject and UploadPart: the two requests whose body OCI does not have signed.
+UNSIGNED_BODY = re.compile(r"/n/[^/]+/b/[^/]+/[ou]/")
+STORAGE_TIERS = {"Standard", "InfrequentAccess", "Archive"}
+MAX_PART_NUMBER = 10_000
 
 
 def iso(moment: datetime) -> str:
@@ -98,6 +106,8 @@ class StoredObject:
     path: Path | None = None
     content_type: str = "application/octet-stream"
     tier: str = "Standard"
+    # Set for an object committed from parts, which OCI reports instead of a content MD5.
+    multipart_md5: str = ""
 
     def chunks(self, start: int, end: int) -> Iterator[bytes]:
         """Yield bytes start..end inclusive."""
@@ -135,11 +145,46 @@ class Par:
 
 
 @dataclass
+class Part:
+    """One uploaded part of a multipart upload, kept in a file."""
+
+    number: int
+    path: Path
+    size: int
+    md5: bytes  # raw
+    etag: str
+    modified: datetime
+
+
+@dataclass
+class MultipartUpload:
+    """A multipart upload between its create and its commit or abort."""
+
+    id: str
+    name: str
+    content_type: str
+    tier: str
+    created: datetime
+    parts: dict[int, Part] = field(default_factory=dict)
+
+    def summary(self, namespace: str, bucket: str) -> dict:
+        return {
+            "namespace": namespace,
+            "bucket": bucket,
+            "object": self.name,
+            "uploadId": self.id,
+            "timeCreated": iso(self.created),
+            "storageTier": self.tier,
+        }
+
+
+@dataclass
 class Bucket:
     name: str
     objects: dict[str, StoredObject] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)  # sorted, for listing
     pars: dict[str, Par] = field(default_factory=dict)
+    uploads: dict[str, MultipartUpload] = field(default_factory=dict)
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def put(self, stored: StoredObject) -> None:
@@ -177,10 +222,44 @@ class Seen:
     method: str
     path: str
     query: dict[str, str]
-    status: int
+    status: int  # 0: the connection was reset without an answer
     signed_by: str | None
     body_bytes: int = 0  # response body bytes handed to the connection
     disconnected: bool = False  # the client went away before the answer was complete
+    request_bytes: int = 0  # request body bytes received
+
+
+@dataclass
+class Body:
+    """A request body as received: in memory, or (a PutObject or UploadPart) in a file, so
+    big uploads stay off the heap."""
+
+    size: int
+    md5: bytes  # raw
+    sha256: bytes | None = None  # only when the request has an x-content-sha256 header
+    data: bytes | None = None
+    path: Path | None = None
+
+    @property
+    def md5_text(self) -> str:
+        return base64.b64encode(self.md5).decode("ascii")
+
+    def take(self) -> Path:
+        """Hand the spooled file over to whoever keeps it (it is then not deleted)."""
+        assert self.path is not None
+        path, self.path = self.path, None
+        return path
+
+    def bytes(self) -> bytes:
+        """The body in memory (for small bodies only)."""
+        if self.data is not None:
+            return self.data
+        return self.path.read_bytes() if self.path is not None else b""
+
+    def discard(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+            self.path = None
 
 
 @dataclass
@@ -188,7 +267,8 @@ class Fault:
     """Make the next `times` requests matching `method`, `path_contains` and `query` misbehave.
 
     kind: 'status' (answer `status`), 'slow' (wait `delay` seconds before answering),
-    'drop' (send the headers and `after_bytes` of the body, then cut the connection).
+    'drop' (send the headers and `after_bytes` of the body, then cut the connection),
+    'reset' (take the whole request, then close the connection without an answer).
     """
 
     kind: str
@@ -240,12 +320,15 @@ class OciApiServer:
 
     def __init__(self, namespace: str = "loopbackns") -> None:
         self.namespace = namespace
+        # Uploaded bodies larger than a chunk, parts and committed multipart objects.
+        self.spool = Path(tempfile.mkdtemp(prefix="loopback-oci-"))
         self.buckets: dict[str, Bucket] = {}
         self.secrets: list[Secret] = []
         self.keys: dict[str, rsa.RSAPublicKey] = {}
         self.faults: list[Fault] = []
         self.seen: list[Seen] = []
         self.secret_page_size = 2  # small, so every Vault listing is paginated
+        self.upload_page_size = MAX_LIMIT  # a test makes it small to page multipart uploads
         self._lock = threading.RLock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -260,6 +343,12 @@ class OciApiServer:
                     "/n/{ns}/b/{bucket}/o/{name:path}",
                     self.object,
                     methods=["GET", "HEAD", "PUT", "DELETE"],
+                ),
+                Route("/n/{ns}/b/{bucket}/u", self.multipart_uploads, methods=["GET", "POST"]),
+                Route(
+                    "/n/{ns}/b/{bucket}/u/{name:path}",
+                    self.multipart_upload,
+                    methods=["GET", "PUT", "POST", "DELETE"],
                 ),
                 Route("/n/{ns}/b/{bucket}/p", self.pars, methods=["GET", "POST"]),
                 Route("/n/{ns}/b/{bucket}/p/{par_id:path}", self.delete_par, methods=["DELETE"]),
@@ -301,6 +390,7 @@ class OciApiServer:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(10)
+        shutil.rmtree(self.spool, ignore_errors=True)
 
     # ----- what the tests arrange -----
 
@@ -313,8 +403,23 @@ class OciApiServer:
 
     def store(self, bucket: str, stored: StoredObject) -> StoredObject:
         with self._lock:
-            self.bucket(bucket).put(stored)
+            target = self.bucket(bucket)
+            replaced = target.objects.get(stored.name)
+            target.put(stored)
+        if replaced is not None:
+            self.discard(replaced)
         return stored
+
+    def spool_file(self, suffix: str) -> Path:
+        """A new empty file in the spool folder."""
+        descriptor, name = tempfile.mkstemp(suffix=suffix, dir=self.spool)
+        os.close(descriptor)
+        return Path(name)
+
+    def discard(self, stored: StoredObject) -> None:
+        """Delete the file of an object that is gone, if this server made it."""
+        if stored.path is not None and stored.path.parent == self.spool:
+            stored.path.unlink(missing_ok=True)
 
     def put_bytes(self, bucket: str, name: str, data: bytes) -> StoredObject:
         now = datetime.now(UTC)
@@ -404,24 +509,38 @@ class OciApiServer:
             return
         request = Request(scope, receive)
         path = unquote(scope["raw_path"].decode("latin-1"))
-        body = await request.body()
+        try:
+            body = await self.read_body(request, path)
+        except ClientDisconnect:
+            return
+        try:
+            await self.answer(scope, receive, send, request, path, body)
+        finally:
+            body.discard()
+
+    async def answer(self, scope, receive, send, request: Request, path: str, body: Body) -> None:
+        """Given a request whose body has been read, check it, inject a fault or route it."""
         signed_by = None
         # PAR reads and the instance metadata service (/opc/v2) take no signature.
         anonymous = path.startswith(("/p/", "/opc/"))
         if not anonymous:
             signed_by, problem = self.verify_signature(request, body)
             if problem is not None:
-                self.record(request, path, 401, None)
+                self.record(request, path, 401, None, body)
                 await oci_error(401, problem)(scope, receive, send)
                 return
         query = dict(parse_qsl(request.url.query, keep_blank_values=True))
         fault = self.take_fault(request.method, path, query)
         if fault is not None and fault.kind == "status":
-            self.record(request, path, fault.status, signed_by)
+            self.record(request, path, fault.status, signed_by, body)
             response = oci_error(fault.status, "Injected fault.")
             if fault.status in (429, 503):
                 response.headers["retry-after"] = "1"
             await response(scope, receive, send)
+            return
+        if fault is not None and fault.kind == "reset":
+            self.record(request, path, 0, signed_by, body).disconnected = True
+            await reset_connection(receive)
             return
         if fault is not None and fault.kind == "slow":
             await asyncio.sleep(fault.delay)
@@ -431,7 +550,7 @@ class OciApiServer:
         async def send_logged(message) -> None:
             nonlocal seen
             if message["type"] == "http.response.start":
-                seen = self.record(request, path, message["status"], signed_by)
+                seen = self.record(request, path, message["status"], signed_by, body)
             elif message["type"] == "http.response.body" and seen is not None:
                 seen.body_bytes += len(message.get("body", b""))
             await send(message)
@@ -448,14 +567,47 @@ class OciApiServer:
                     seen.disconnected = True
                 return message
             replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": body.data or b"", "more_body": False}
 
-        scope = {**scope, "homemovies.fault": fault}
+        scope = {**scope, "homemovies.fault": fault, "homemovies.body": body}
         await self.app(scope, replay, send_logged)
 
-    def record(self, request: Request, path: str, status: int, signed_by: str | None) -> Seen:
+    async def read_body(self, request: Request, path: str) -> Body:
+        """Read the request's body: into memory, or for an unsigned upload into a file."""
+        wants_sha256 = "x-content-sha256" in request.headers
+        if request.method != "PUT" or not UNSIGNED_BODY.match(path):
+            data = await request.body()
+            sha256 = hashlib.sha256(data).digest() if wants_sha256 else None
+            return Body(len(data), hashlib.md5(data).digest(), sha256, data=data)  # noqa: S324
+        md5 = hashlib.md5()  # noqa: S324 - OCI's checksum
+        sha256_hash = hashlib.sha256()
+        body = Body(0, b"", path=self.spool_file(".body"))
+        try:
+            with body.path.open("wb") as handle:
+                async for chunk in request.stream():
+                    handle.write(chunk)
+                    md5.update(chunk)
+                    if wants_sha256:
+                        sha256_hash.update(chunk)
+                    body.size += len(chunk)
+        except BaseException:
+            body.discard()
+            raise
+        body.md5 = md5.digest()
+        body.sha256 = sha256_hash.digest() if wants_sha256 else None
+        return body
+
+    def record(
+        self,
+        request: Request,
+        path: str,
+        status: int,
+        signed_by: str | None,
+        body: Body | None = None,
+    ) -> Seen:
         query = dict(parse_qsl(request.url.query, keep_blank_values=True))
         seen = Seen(request.method, path, query, status, signed_by)
+        seen.request_bytes = body.size if body is not None else 0
         with self._lock:
             self.seen.append(seen)
         return seen
@@ -469,7 +621,7 @@ class OciApiServer:
                     return fault
         return None
 
-    def verify_signature(self, request: Request, body: bytes) -> tuple[str | None, str | None]:
+    def verify_signature(self, request: Request, body: Body) -> tuple[str | None, str | None]:
         """Check the request's draft-cavage signature; return (keyId, None) or (None, why)."""
         header = request.headers.get("authorization", "")
         if not header.startswith("Signature "):
@@ -483,8 +635,8 @@ class OciApiServer:
         signed = params.get("headers", "date").lower().split()
         required = {"(request-target)", "host"} | ({"x-date"} if "x-date" in signed else {"date"})
         method = request.method.lower()
-        is_object_put = method == "put" and "/o/" in request.url.path
-        if method in ("post", "put", "patch") and not is_object_put:
+        unsigned_body = method == "put" and UNSIGNED_BODY.match(request.url.path) is not None
+        if method in ("post", "put", "patch") and not unsigned_body:
             required |= set(BODY_SIGNED)
         if not required <= set(signed):
             return None, f"Signed headers must include {' '.join(sorted(required))}."
@@ -499,10 +651,10 @@ class OciApiServer:
         if skew > MAX_CLOCK_SKEW:
             return None, "The date header is too far from the server's clock."
         if "x-content-sha256" in signed:
-            digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+            digest = base64.b64encode(body.sha256 or b"").decode()
             if request.headers.get("x-content-sha256") != digest:
                 return None, "x-content-sha256 does not match the body."
-            if request.headers.get("content-length", "0") != str(len(body)):
+            if request.headers.get("content-length", "0") != str(body.size):
                 return None, "content-length does not match the body."
         target = request.scope["raw_path"].decode("latin-1")
         if request.scope.get("query_string"):
@@ -668,7 +820,7 @@ class OciApiServer:
             "name": stored.name,
             "size": stored.size,
             "etag": stored.etag,
-            "md5": stored.md5 or None,
+            "md5": stored.multipart_md5 or stored.md5 or None,
             "timecreated": iso(stored.created),
             "timemodified": iso(stored.modified),
             "storagetier": stored.tier,
@@ -682,7 +834,7 @@ class OciApiServer:
             return bucket
         name = request.path_params["name"]
         if request.method == "PUT":
-            return self.put_object(bucket, name, await request.body(), request)
+            return self.put_object(bucket, name, request.scope["homemovies.body"], request)
         with self._lock:
             stored = bucket.objects.get(name)
         if stored is None:
@@ -694,12 +846,31 @@ class OciApiServer:
         if request.method == "DELETE":
             with self._lock:
                 bucket.remove(name)
+            self.discard(stored)
             return Response(status_code=204, headers={"opc-request-id": request_id()})
         return self.object_body(request, stored)
 
-    def put_object(self, bucket: Bucket, name: str, body: bytes, request: Request) -> Response:
-        stored = self.put_bytes(bucket.name, name, body)
-        stored.content_type = request.headers.get("content-type", stored.content_type)
+    def put_object(self, bucket: Bucket, name: str, body: Body, request: Request) -> Response:
+        """PutObject: check the body's Content-MD5, keep the content type and storage tier."""
+        problem = md5_problem(request, body) or tier_problem(request.headers.get("storage-tier"))
+        if problem is not None:
+            return problem
+        now = datetime.now(UTC)
+        stored = StoredObject(
+            name,
+            body.size,
+            str(uuid.uuid4()),
+            body.md5_text,
+            now,
+            now,
+            content_type=request.headers.get("content-type", "application/octet-stream"),
+            tier=request.headers.get("storage-tier", "Standard"),
+        )
+        if body.size <= CHUNK:
+            stored.data = body.bytes()
+        else:
+            stored.path = body.take()
+        self.store(bucket.name, stored)
         return Response(
             status_code=200,
             headers={
@@ -707,6 +878,185 @@ class OciApiServer:
                 "etag": stored.etag,
                 "last-modified": format_datetime(stored.modified, usegmt=True),
                 "opc-content-md5": stored.md5,
+            },
+        )
+
+    # ----- multipart uploads -----
+
+    async def multipart_uploads(self, request: Request) -> Response:
+        """POST: CreateMultipartUpload; GET: ListMultipartUploads (paginated)."""
+        bucket = self.find_bucket(request)
+        if isinstance(bucket, Response):
+            return bucket
+        if request.method == "GET":
+            return self.list_multipart_uploads(request, bucket)
+        try:
+            details = json.loads(await request.body())
+        except ValueError:
+            return oci_error(400, "The request body is not JSON.")
+        name = details.get("object") if isinstance(details, dict) else None
+        if not isinstance(name, str) or not name:
+            return oci_error(400, "The object name is required.", "MissingParameter")
+        tier = details.get("storageTier") or "Standard"
+        problem = tier_problem(tier)
+        if problem is not None:
+            return problem
+        upload = MultipartUpload(
+            id=str(uuid.uuid4()),
+            name=name,
+            content_type=details.get("contentType") or "application/octet-stream",
+            tier=tier,
+            created=datetime.now(UTC),
+        )
+        with self._lock:
+            bucket.uploads[upload.id] = upload
+        return JSONResponse(
+            upload.summary(self.namespace, bucket.name),
+            headers={
+                "opc-request-id": request_id(),
+                "location": f"/n/{self.namespace}/b/{bucket.name}/u/{quote(name, safe='')}",
+            },
+        )
+
+    def list_multipart_uploads(self, request: Request, bucket: Bucket) -> Response:
+        limit, offset = page_window(request)
+        limit = min(limit, self.upload_page_size)
+        with self._lock:
+            uploads = sorted(bucket.uploads.values(), key=lambda u: (u.name, u.created))
+        headers = {"opc-request-id": request_id()}
+        if offset + limit < len(uploads):
+            headers["opc-next-page"] = str(offset + limit)
+        page = uploads[offset : offset + limit]
+        return JSONResponse(
+            [upload.summary(self.namespace, bucket.name) for upload in page], headers=headers
+        )
+
+    async def multipart_upload(self, request: Request) -> Response:
+        """PUT: UploadPart; POST: CommitMultipartUpload; DELETE: abort; GET: list its parts."""
+        bucket = self.find_bucket(request)
+        if isinstance(bucket, Response):
+            return bucket
+        name = request.path_params["name"]
+        upload_id = request.query_params.get("uploadId", "")
+        with self._lock:
+            upload = bucket.uploads.get(upload_id)
+        if upload is None or upload.name != name:
+            return oci_error(
+                404, f"No such upload {upload_id!r} for object '{name}'.", "NoSuchUpload"
+            )
+        if request.method == "PUT":
+            return self.upload_part(upload, request.scope["homemovies.body"], request)
+        if request.method == "GET":
+            return self.list_parts(upload, request)
+        if request.method == "DELETE":
+            with self._lock:
+                bucket.uploads.pop(upload.id, None)
+            for part in upload.parts.values():
+                part.path.unlink(missing_ok=True)
+            return Response(status_code=204, headers={"opc-request-id": request_id()})
+        try:
+            details = json.loads(await request.body())
+        except ValueError:
+            return oci_error(400, "The request body is not JSON.")
+        return await asyncio.to_thread(self.commit, bucket, upload, details)
+
+    def upload_part(self, upload: MultipartUpload, body: Body, request: Request) -> Response:
+        try:
+            number = int(request.query_params.get("uploadPartNum", ""))
+        except ValueError:
+            number = 0
+        if not 1 <= number <= MAX_PART_NUMBER:
+            return oci_error(400, f"uploadPartNum must be 1 to {MAX_PART_NUMBER}.")
+        problem = md5_problem(request, body)
+        if problem is not None:
+            return problem
+        part = Part(
+            number,
+            body.take(),
+            body.size,
+            body.md5,
+            str(uuid.uuid4()),
+            datetime.now(UTC),
+        )
+        with self._lock:
+            replaced = upload.parts.get(number)
+            upload.parts[number] = part
+        if replaced is not None:
+            replaced.path.unlink(missing_ok=True)
+        return Response(
+            status_code=200,
+            headers={
+                "opc-request-id": request_id(),
+                "etag": part.etag,
+                "opc-content-md5": base64.b64encode(part.md5).decode("ascii"),
+                "last-modified": format_datetime(part.modified, usegmt=True),
+            },
+        )
+
+    def list_parts(self, upload: MultipartUpload, request: Request) -> Response:
+        limit, offset = page_window(request)
+        with self._lock:
+            parts = sorted(upload.parts.values(), key=lambda part: part.number)
+        headers = {"opc-request-id": request_id()}
+        if offset + limit < len(parts):
+            headers["opc-next-page"] = str(offset + limit)
+        body = [
+            {
+                "partNumber": part.number,
+                "etag": part.etag,
+                "md5": base64.b64encode(part.md5).decode("ascii"),
+                "size": part.size,
+            }
+            for part in parts[offset : offset + limit]
+        ]
+        return JSONResponse(body, headers=headers)
+
+    def commit(self, bucket: Bucket, upload: MultipartUpload, details: object) -> Response:
+        """CommitMultipartUpload: join the listed parts, in part order, into the object."""
+        listed = details.get("partsToCommit") if isinstance(details, dict) else None
+        if not isinstance(listed, list) or not listed:
+            return oci_error(400, "partsToCommit must list at least one part.")
+        chosen: list[Part] = []
+        for entry in sorted(listed, key=lambda entry: entry.get("partNum", 0)):
+            part = upload.parts.get(entry.get("partNum"))
+            if part is None or part.etag != entry.get("etag"):
+                return oci_error(
+                    400,
+                    f"Part {entry.get('partNum')} was not uploaded with etag {entry.get('etag')}.",
+                    "InvalidUploadPart",
+                )
+            chosen.append(part)
+        path = self.spool_file(".object")
+        with path.open("wb") as handle:
+            for part in chosen:
+                with part.path.open("rb") as source:
+                    shutil.copyfileobj(source, handle, CHUNK)
+        combined = hashlib.md5(b"".join(part.md5 for part in chosen)).digest()  # noqa: S324
+        now = datetime.now(UTC)
+        stored = StoredObject(
+            upload.name,
+            sum(part.size for part in chosen),
+            str(uuid.uuid4()),
+            "",
+            now,
+            now,
+            path=path,
+            content_type=upload.content_type,
+            tier=upload.tier,
+            multipart_md5=f"{base64.b64encode(combined).decode('ascii')}-{len(chosen)}",
+        )
+        with self._lock:
+            bucket.uploads.pop(upload.id, None)
+        for part in upload.parts.values():
+            part.path.unlink(missing_ok=True)
+        self.store(bucket.name, stored)
+        return Response(
+            status_code=200,
+            headers={
+                "opc-request-id": request_id(),
+                "etag": stored.etag,
+                "last-modified": format_datetime(stored.modified, usegmt=True),
+                "opc-multipart-md5": stored.multipart_md5,
             },
         )
 
@@ -721,7 +1071,9 @@ class OciApiServer:
             "storage-tier": stored.tier,
             "version-id": stored.etag[:16],
         }
-        if stored.md5:
+        if stored.multipart_md5:
+            headers["opc-multipart-md5"] = stored.multipart_md5
+        elif stored.md5:
             headers["content-md5"] = stored.md5
         if cors:
             headers.update(CORS_HEADERS)
@@ -930,6 +1282,19 @@ class OciApiServer:
         return JSONResponse(body, headers={"opc-request-id": request_id()})
 
 
+async def reset_connection(receive) -> None:
+    """Close the client's connection without an answer (a dropped connection).
+
+    uvicorn hands the app its request cycle's bound `receive`, which holds the transport.
+    """
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    if transport is None:
+        raise RuntimeError("the server cannot reach the connection to reset it")
+    transport.abort()
+    for _ in range(3):  # let uvicorn see the connection go, so it does not answer a 500
+        await asyncio.sleep(0)
+
+
 def dropping(chunks: Iterator[bytes], after_bytes: int) -> Iterator[bytes]:
     """Yield about `after_bytes` of `chunks`, then fail so the server cuts the connection."""
     sent = 0
@@ -939,6 +1304,32 @@ def dropping(chunks: Iterator[bytes], after_bytes: int) -> Iterator[bytes]:
             raise ConnectionDropped("injected: connection dropped mid-body")
         sent += len(chunk)
         yield chunk
+
+
+def md5_problem(request: Request, body: Body) -> Response | None:
+    """OCI's answer when the body does not match its Content-MD5 header, else None."""
+    claimed = request.headers.get("content-md5")
+    if claimed is None or claimed == body.md5_text:
+        return None
+    return oci_error(
+        400,
+        f"The computed MD5 of the request body ({body.md5_text}) does not match the "
+        f"Content-MD5 header ({claimed})",
+        "UnmatchedContentMD5",
+    )
+
+
+def tier_problem(tier: str | None) -> Response | None:
+    """OCI's answer to an unknown storage tier, else None."""
+    if tier is None or tier in STORAGE_TIERS:
+        return None
+    return oci_error(400, f"The storage tier {tier!r} is not valid.", "InvalidStorageTier")
+
+
+def page_window(request: Request) -> tuple[int, int]:
+    """The (limit, offset) of a page-token listing (the token is an offset here)."""
+    limit = min(max(int(request.query_params.get("limit", MAX_LIMIT)), 1), MAX_LIMIT)
+    return limit, int(request.query_params.get("page", 0) or 0)
 
 
 def parse_range(spec: str, size: int) -> tuple[int, int] | None:

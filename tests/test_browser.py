@@ -95,7 +95,7 @@ def test_broken_and_unplayable_titles_are_explained(page, app):
     expect(page.get_by_text("has no output.m3u8")).to_be_visible()
     open_tab(page, "Events")
     expect(page.get_by_text("needs converting")).to_be_visible()
-    command = page.get_by_text("ffmpeg -i 'Old tape.avi'")
+    command = page.get_by_text("python -m lib.ingest --existing 'Events/Old tape.avi'")
     expect(command).to_be_hidden()
     page.get_by_text("Convert or download", exact=True).click()  # a disclosure in the card
     expect(command).to_be_visible()

@@ -45,8 +45,8 @@ class CountingStorage(LocalStorage):
         super().__init__(root)
         self.writes: list[str] = []
 
-    def write(self, name: str, data: bytes) -> None:
-        super().write(name, data)
+    def write(self, name: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        super().write(name, data, content_type)
         self.writes.append(name)
 
 
@@ -157,7 +157,7 @@ def test_corrupt_state_file_is_ignored_with_a_warning(tmp_path, caplog, content)
 
 
 class RefusingStorage(LocalStorage):
-    def write(self, name: str, data: bytes) -> None:
+    def write(self, name: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         raise Unavailable("The storage refuses writes.")
 
 

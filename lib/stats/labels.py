@@ -21,6 +21,7 @@ KIND_LABELS: Mapping[Kind, str] = {
     Kind.FILE: "mp4",
     Kind.HLS: "hls",
     Kind.BROKEN: "hls",
+    Kind.ADDING: "hls",
     Kind.UNPLAYABLE: "other",
 }
 NOT_A_VIDEO = "not a video"

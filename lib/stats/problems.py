@@ -13,6 +13,7 @@ class ProblemKind(StrEnum):
     """What can be wrong with an object, as the admin reads it."""
 
     NO_PLAYLIST = ".hls folder without output.m3u8"
+    INTERRUPTED = "Upload interrupted (no progress for a day)"
     MISSING_SEGMENT = "Listed in a playlist but missing from storage"
     BAD_PLAYLIST = "Playlist that cannot be used"
     OUTSIDE_REFERENCE = "Playlist pointing outside its folder"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from lib.library import Kind, Video
+from lib.library import IngestMarker, Kind, Video
 from lib.stats.labels import KIND_LABELS, NOT_A_VIDEO, NOT_IN_A_TAB, TIER_LABELS
 from lib.stats.problems import Problem, ProblemKind
 from lib.stats.scan import Scan
@@ -103,6 +103,7 @@ def build_report(scan: Scan, durations: Mapping[str, float | None], seconds: flo
     """Turn a finished scan's tallies into the report's tables."""
     import pandas as pd  # imported here: pandas takes ~0.4 s and only the stats page needs it
 
+    scanned_at = datetime.now(UTC)
     tabs, videos = scan.library()
     for sidecar, owner in _sidecar_owners(videos).items():
         scan.titles[owner].absorb(scan.titles[sidecar])
@@ -117,6 +118,11 @@ def build_report(scan: Scan, durations: Mapping[str, float | None], seconds: flo
         duration = durations.get(video.name) if video.kind is Kind.HLS else None
         if video.kind is Kind.BROKEN:
             problems.add(ProblemKind.NO_PLAYLIST, video.name)
+        elif video.kind is Kind.ADDING:
+            # A title on its way is no problem, unless its upload stopped long ago.
+            marker = IngestMarker(updated=scan.adding[video.name].modified)
+            if marker.is_stale(scanned_at.timestamp()):
+                problems.add(ProblemKind.INTERRUPTED, video.name, "run ingest again")
         elif video.kind is Kind.UNPLAYABLE:
             problems.add(ProblemKind.UNPLAYABLE, video.name, f"{video.extension} needs converting")
         row = tab_rows[video.tab]
@@ -163,7 +169,7 @@ def build_report(scan: Scan, durations: Mapping[str, float | None], seconds: flo
         bytes=sum(size for _, size in scan.tops.values()),
         hls_seconds=float(frame["duration_seconds"].sum()),
         app_state_objects=scan.app_state,
-        scanned_at=datetime.now(UTC),
+        scanned_at=scanned_at,
         seconds=seconds,
         tiers_known=scan.tiers_known,
     )

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from lib.library import (
     HLS_SUFFIX,
+    INGEST_MARKER,
     PLAYLIST_NAME,
     Kind,
     Tab,
@@ -105,6 +106,7 @@ class Folder:
     top: str
     tally: Tally
     sizes: dict[str, int] = field(default_factory=dict)  # relative name -> size
+    marker: ObjectInfo | None = None  # its ingest marker: the title is being added
 
 
 class Scan:
@@ -130,6 +132,7 @@ class Scan:
         self.tiers_known = False
         self.problems = Problems()
         self.folder: Folder | None = None
+        self.adding: dict[str, ObjectInfo] = {}  # .hls prefix without a playlist -> its marker
 
     def add(self, info: ObjectInfo) -> None:
         """Count one object."""
@@ -146,7 +149,10 @@ class Scan:
                 return
         # Inside an HLS folder: most objects of a library are segments.
         folder.tally.add(info, self.count(info, folder.top))
-        folder.sizes[name[len(folder.key) :]] = info.size
+        relative = name[len(folder.key) :]
+        folder.sizes[relative] = info.size
+        if relative == INGEST_MARKER:
+            folder.marker = info
 
     def enter(self, info: ObjectInfo) -> Folder | None:
         """Count an object outside the current HLS folder; return the folder it opens, if any."""
@@ -182,9 +188,14 @@ class Scan:
         return tier
 
     def close_folder(self) -> None:
-        """Leave the HLS folder being scanned: queue the check of its playlist."""
+        """Leave the HLS folder being scanned: queue the check of its playlist (or, when it has
+        none yet, note the title being added)."""
         folder, self.folder = self.folder, None
-        if folder is None or PLAYLIST_NAME not in folder.sizes or _hidden(folder.key):
+        if folder is None or _hidden(folder.key):
+            return
+        if PLAYLIST_NAME not in folder.sizes:
+            if folder.marker is not None:
+                self.adding[folder.key] = folder.marker
             return
         self.slots.acquire()  # the scan waits rather than queueing every folder's names
         future = self.pool.submit(check_playlist, self.storage, folder.key, folder.sizes)
@@ -206,6 +217,7 @@ class Scan:
         for tab in tabs:
             for video in videos_from_listing(tab.label, self.listing(tab.prefix)):
                 if video.kind is Kind.HLS and video.name not in self.checks:
-                    video = replace(video, kind=Kind.BROKEN)
+                    adding = video.name in self.adding
+                    video = replace(video, kind=Kind.ADDING if adding else Kind.BROKEN)
                 videos.append(video)
         return tabs, videos

@@ -12,6 +12,7 @@ from lib.storage.protocol import (
     Storage,
     StorageError,
     Unavailable,
+    file_md5,
     is_safe_name,
 )
 
@@ -23,5 +24,6 @@ __all__ = [
     "Storage",
     "StorageError",
     "Unavailable",
+    "file_md5",
     "is_safe_name",
 ]

@@ -64,4 +64,5 @@ def read_json(storage: Storage, name: str) -> Any | None:
 
 def write_json(storage: Storage, name: str, value: Any) -> None:
     """Store `value` as compact JSON at `name` (raises StorageError when storage refuses)."""
-    storage.write(name, json.dumps(value, separators=(",", ":"), sort_keys=True).encode("utf-8"))
+    data = json.dumps(value, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    storage.write(name, data, "application/json")

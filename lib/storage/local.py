@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
+import re
 import stat as stat_module
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from lib.storage import CHUNK_SIZE, Listing, NotFound, ObjectInfo, Unavailable, is_safe_name
+from lib.storage import (
+    CHUNK_SIZE,
+    Listing,
+    NotFound,
+    ObjectInfo,
+    Unavailable,
+    file_md5,
+    is_safe_name,
+)
+
+# The hidden file a write goes through before it is moved in place: `.NAME.PID.tmp`.
+TEMPORARY = re.compile(r"\.(.+)\.\d+\.tmp")
 
 log = logging.getLogger("homemovies.storage")
+
+
+def _refusal(error: OSError) -> str:
+    """The sentence for a write the folder refused."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"The library folder is full ({error.strerror}); free some space and try again."
+    return f"The library folder cannot be written to ({error.strerror})."
 
 
 def _info(name: str, result: os.stat_result) -> ObjectInfo:
@@ -101,23 +122,87 @@ class LocalStorage:
             size += info.size
         return count, size
 
-    def write(self, name: str, data: bytes) -> None:
+    def write(self, name: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self._replace(name, lambda handle: handle.write(data))
+
+    def upload(
+        self,
+        name: str,
+        path: Path,
+        content_type: str,
+        *,
+        tier: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Copy `path` in chunks into object `name`; a folder has neither types nor tiers."""
+        with path.open("rb", buffering=0) as source:
+
+            def copy(target: BinaryIO) -> None:
+                while chunk := source.read(self.chunk_size):
+                    target.write(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
+
+            self._replace(name, copy)
+
+    def _replace(self, name: str, fill: Callable[[BinaryIO], object]) -> None:
+        """Write object `name` through `fill` into a hidden file beside it, then move it in.
+
+        A reader never sees half an object, and an interrupted write leaves only the hidden
+        `.NAME.PID.tmp` file, which `abort_uploads` removes.
+        """
         if not is_safe_name(name):
             raise NotFound(name)
         path = self.root / name
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if os.path.commonpath([self.root, path.parent.resolve()]) != str(self.root):
                 raise NotFound(name)
-            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            temporary.write_bytes(data)
+            with temporary.open("wb") as handle:
+                fill(handle)
             os.replace(temporary, path)
         except OSError as error:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
             # A read-only folder (a container image, a mounted share) is storage refusing.
             log.warning("cannot write %r below %s", name, self.root, exc_info=error)
-            raise Unavailable(
-                f"The library folder cannot be written to ({error.strerror})."
-            ) from error
+            raise Unavailable(_refusal(error)) from error
+
+    def matches(self, name: str, path: Path) -> bool:
+        size = path.stat().st_size
+        try:
+            stored = self._path(name)
+            result = stored.stat()
+        except (NotFound, OSError):
+            return False
+        if not stat_module.S_ISREG(result.st_mode) or result.st_size != size:
+            return False
+        return file_md5(stored) == file_md5(path)
+
+    def abort_uploads(self, prefix: str) -> int:
+        """Delete the hidden temporary files of interrupted writes below `prefix`."""
+        try:
+            folder = self._path(prefix[: prefix.rfind("/") + 1])
+        except NotFound:
+            return 0
+        removed = 0
+        for dirpath, _, filenames in os.walk(folder):
+            relative = os.path.relpath(dirpath, self.root)
+            base = "" if relative == "." else relative.replace(os.sep, "/") + "/"
+            for filename in filenames:
+                match = TEMPORARY.fullmatch(filename)
+                if match is None or not (base + match[1]).startswith(prefix):
+                    continue
+                try:
+                    os.unlink(os.path.join(dirpath, filename))
+                except FileNotFoundError:
+                    continue
+                except OSError as error:
+                    log.warning("cannot remove %s", filename, exc_info=error)
+                    raise Unavailable(_refusal(error)) from error
+                removed += 1
+        return removed
 
     def delete(self, name: str) -> None:
         path = self._path(name)

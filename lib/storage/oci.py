@@ -7,21 +7,47 @@ with a message a user may read.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import oci
+from oci.object_storage.models import (
+    CommitMultipartUploadDetails,
+    CommitMultipartUploadPartDetails,
+    CreateMultipartUploadDetails,
+)
 
-from lib.storage.oci_auth import NETWORK_ERRORS, OciAuth, call, object_storage_client
-from lib.storage.protocol import CHUNK_SIZE, Listing, ObjectInfo, Unavailable
+from lib.storage.oci_auth import (
+    NETWORK_ERRORS,
+    OciAuth,
+    call,
+    object_storage_client,
+    upload_retry_strategy,
+)
+from lib.storage.protocol import (
+    CHUNK_SIZE,
+    Listing,
+    NotFound,
+    ObjectInfo,
+    Unavailable,
+    file_md5,
+    md5_text,
+    part_digests,
+)
 
 LIST_FIELDS = "name,size,timeCreated,timeModified"
 SCAN_FIELDS = "name,size,etag,timeCreated,timeModified,storageTier"
 PAGE_LIMIT = 1000  # OCI's maximum
+# Files larger than a part go up in parts of this size (OCI takes 10 MiB to 50 GiB a part,
+# the last one smaller, and at most 10,000 parts): a failed try re-sends one part, not all.
+PART_SIZE = 64 * 1024 * 1024
 
 log = logging.getLogger("homemovies.oci")
 
@@ -84,8 +110,33 @@ class ObjectBody:
         return bool(self._response.raw.closed)
 
 
+class FileRange:
+    """Bytes offset..offset+length of an open file as a request body of known length."""
+
+    def __init__(self, handle: BinaryIO, offset: int, length: int) -> None:
+        handle.seek(offset)
+        self._handle = handle
+        self._left = length
+
+    def __len__(self) -> int:
+        return self._left
+
+    def read(self, size: int = -1) -> bytes:
+        """Return up to `size` bytes of the range (all that is left when negative)."""
+        if self._left <= 0:
+            return b""
+        chunk = self._handle.read(self._left if size < 0 else min(size, self._left))
+        self._left -= len(chunk)
+        return chunk
+
+
 class OciStorage:
-    """One bucket of OCI Object Storage, read (and written for app state) through the SDK."""
+    """One bucket of OCI Object Storage, read and written through the SDK.
+
+    `upload_client` is a second client built without client-level retries
+    (`object_storage_client(auth, endpoint, retries=False)`): uploads retry each request
+    themselves, reopening the file. Safe to use from a few threads at once.
+    """
 
     def __init__(
         self,
@@ -93,11 +144,15 @@ class OciStorage:
         bucket: str,
         namespace: str | None = None,
         chunk_size: int = CHUNK_SIZE,
+        part_size: int = PART_SIZE,
+        upload_client: Any | None = None,
     ) -> None:
         self.client = client
+        self.upload_client: Any = upload_client
         self.bucket = bucket
         self.endpoint: str = client.base_client.get_endpoint()
         self.chunk_size = chunk_size
+        self.part_size = part_size
         self._namespace = namespace
         self._lock = threading.Lock()
 
@@ -155,13 +210,15 @@ class OciStorage:
             self.subject(name),
             lambda: self.client.head_object(self.namespace, self.bucket, name),
         )
-        modified = response.headers.get("last-modified")
+        headers = response.headers
+        modified = headers.get("last-modified")
         return ObjectInfo(
             name=name,
-            size=int(response.headers.get("content-length", 0)),
+            size=int(headers.get("content-length", 0)),
             modified=parsedate_to_datetime(modified) if modified else None,
-            etag=response.headers.get("etag"),
-            storage_tier=response.headers.get("storage-tier"),
+            etag=headers.get("etag"),
+            storage_tier=headers.get("storage-tier"),
+            md5=headers.get("content-md5") or headers.get("opc-multipart-md5"),
         )
 
     def read(self, name: str, start: int, end: int) -> Iterator[bytes]:
@@ -177,10 +234,172 @@ class OciStorage:
             raise Unavailable(f"OCI ignored the byte range asked for {what}.")
         return ObjectBody(response.data, end - start + 1, self.chunk_size, what)
 
-    def write(self, name: str, data: bytes) -> None:
+    def write(self, name: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        # Without a content type the SDK would store bytes as application/json.
+        md5 = md5_text([hashlib.md5(data, usedforsecurity=False).digest()])
         self.request(
             self.subject(name),
-            lambda: self.client.put_object(self.namespace, self.bucket, name, data),
+            lambda: self.client.put_object(
+                self.namespace, self.bucket, name, data, content_type=content_type, content_md5=md5
+            ),
+        )
+
+    def upload(
+        self,
+        name: str,
+        path: Path,
+        content_type: str,
+        *,
+        tier: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Stream `path` into object `name`: one PUT up to `part_size`, else a multipart upload.
+
+        Each request (a part, the PUT, the create, the commit) is retried on its own from the
+        start of its bytes. A failed multipart upload is aborted if OCI still answers, else
+        left for `abort_uploads`.
+        """
+        if self.upload_client is None:
+            raise RuntimeError("OciStorage.upload needs an upload_client built without retries")
+        size = path.stat().st_size  # a missing file is the caller's error, not OCI's
+        options = {"content_type": content_type}
+        if tier is not None:
+            options["storage_tier"] = tier
+        report = progress or (lambda _: None)
+        what = self.subject(name)
+        if size > self.part_size:
+            self.request(what, lambda: self._upload_parts(name, path, size, options, report))
+        else:
+            self.request(what, lambda: self._put_file(name, path, size, options))
+            report(size)
+
+    def _put_file(self, name: str, path: Path, size: int, options: dict[str, str]) -> None:
+        """One PUT of the whole file, retried with the file reopened for each try."""
+        namespace, md5 = self.namespace, file_md5(path)
+
+        def attempt() -> Any:
+            with path.open("rb") as handle:
+                return self.upload_client.put_object(
+                    namespace,
+                    self.bucket,
+                    name,
+                    handle,
+                    content_length=size,
+                    content_md5=md5,
+                    **options,
+                )
+
+        upload_retry_strategy().make_retrying_call(attempt)
+
+    def _upload_parts(
+        self,
+        name: str,
+        path: Path,
+        size: int,
+        options: dict[str, str],
+        report: Callable[[int], None],
+    ) -> None:
+        """Create a multipart upload, send the parts one after another, commit them."""
+        namespace, client, retry = self.namespace, self.upload_client, upload_retry_strategy()
+        digests = part_digests(path, self.part_size)
+        details = CreateMultipartUploadDetails(object=name, **options)
+        upload_id = retry.make_retrying_call(
+            client.create_multipart_upload, namespace, self.bucket, details
+        ).data.upload_id
+        try:
+            parts = []
+            for number, digest in enumerate(digests, start=1):
+                offset = (number - 1) * self.part_size
+                length = min(self.part_size, size - offset)
+
+                def attempt(
+                    number: int = number,
+                    offset: int = offset,
+                    length: int = length,
+                    md5: str = md5_text([digest]),
+                ) -> Any:
+                    with path.open("rb") as handle:
+                        return client.upload_part(
+                            namespace,
+                            self.bucket,
+                            name,
+                            upload_id,
+                            number,
+                            FileRange(handle, offset, length),
+                            content_length=length,
+                            content_md5=md5,
+                        )
+
+                etag = retry.make_retrying_call(attempt).headers["etag"]
+                parts.append(CommitMultipartUploadPartDetails(part_num=number, etag=etag))
+                report(length)
+            response = retry.make_retrying_call(
+                client.commit_multipart_upload,
+                namespace,
+                self.bucket,
+                name,
+                upload_id,
+                CommitMultipartUploadDetails(parts_to_commit=parts),
+            )
+        except Exception:
+            self._abandon(namespace, name, upload_id)
+            raise
+        stored = response.headers.get("opc-multipart-md5")
+        if stored is not None and stored != md5_text(digests):
+            log.warning("OCI stored %s as %s, the file is %s", name, stored, md5_text(digests))
+            raise Unavailable(f"OCI stored {self.subject(name)} with other bytes; upload it again.")
+
+    def _abandon(self, namespace: str, name: str, upload_id: str) -> None:
+        """Abort a failed multipart upload once, without retries (OCI may be down)."""
+        try:
+            self.upload_client.abort_multipart_upload(namespace, self.bucket, name, upload_id)
+        except Exception as error:  # the upload's own failure is what the caller hears of
+            log.warning(
+                "cannot abort the unfinished upload of %s; abort_uploads removes it later",
+                self.subject(name),
+                exc_info=error,
+            )
+
+    def matches(self, name: str, path: Path) -> bool:
+        size = path.stat().st_size
+        try:
+            info = self.stat(name)
+        except NotFound:
+            return False
+        if info.size != size or not info.md5:
+            return False
+        # A multipart object's MD5 depends on its part size: ours, as `upload` would use it.
+        part_size = self.part_size if "-" in info.md5 else None
+        return file_md5(path, part_size) == info.md5
+
+    def abort_uploads(self, prefix: str) -> int:
+        """Abort every unfinished multipart upload of an object whose name starts with
+        `prefix` (none of them may still be running); return how many."""
+        names = [
+            (upload.object, upload.upload_id)
+            for response in oci.pagination.list_call_get_all_results_generator(
+                self._uploads_call, "response", limit=PAGE_LIMIT
+            )
+            for upload in response.data
+            if upload.object.startswith(prefix)
+        ]
+        aborted = 0
+        for name, upload_id in names:
+            abort = functools.partial(
+                self.client.abort_multipart_upload, self.namespace, self.bucket, name, upload_id
+            )
+            try:
+                self.request(self.subject(name), abort)
+            except NotFound:
+                continue  # finished or aborted meanwhile
+            aborted += 1
+        return aborted
+
+    def _uploads_call(self, **kwargs: Any) -> Any:
+        """One ListMultipartUploads call, retried and translated (see `_list_call`)."""
+        return self.request(
+            self.subject(""),
+            lambda: self.client.list_multipart_uploads(self.namespace, self.bucket, **kwargs),
         )
 
     def delete(self, name: str) -> None:
@@ -202,4 +421,8 @@ class OciStorage:
 
 def open_bucket(bucket: str, auth: OciAuth, endpoint: str | None = None) -> OciStorage:
     """Return bucket `bucket`, reached at `endpoint` (else the region's) and signed with `auth`."""
-    return OciStorage(object_storage_client(auth, endpoint), bucket)
+    return OciStorage(
+        object_storage_client(auth, endpoint),
+        bucket,
+        upload_client=object_storage_client(auth, endpoint, retries=False),
+    )

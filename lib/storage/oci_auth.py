@@ -26,6 +26,7 @@ from lib.storage.protocol import NotFound, StorageError, Unavailable
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
+UPLOAD_RETRY_SECONDS = 300
 # Instance metadata answers within a second on a real instance; a few tries, not eight.
 METADATA_RETRY = oci.retry.RetryStrategyBuilder(
     max_attempts=3, total_elapsed_time_seconds=30, service_error_retry_on_any_5xx=True
@@ -56,7 +57,7 @@ class OciAuth:
     region: str | None = None
 
 
-def retry_strategy(max_attempts: int = 4) -> Any:
+def retry_strategy(max_attempts: int = 4, total_seconds: int = 30) -> Any:
     """Return the SDK retry strategy for listing and for starting a read.
 
     Retries timeouts, dropped connections, 429 and 5xx with jittered exponential backoff
@@ -64,12 +65,21 @@ def retry_strategy(max_attempts: int = 4) -> Any:
     """
     return oci.retry.RetryStrategyBuilder(
         max_attempts=max_attempts,
-        total_elapsed_time_seconds=30,
+        total_elapsed_time_seconds=total_seconds,
         retry_max_wait_between_calls_seconds=8,
         service_error_retry_config={429: [], 409: ["IncorrectState"]},
         service_error_retry_on_any_5xx=True,
         backoff_type=oci.retry.BACKOFF_FULL_JITTER_EQUAL_ON_THROTTLE_VALUE,
     ).get_retry_strategy()
+
+
+def upload_retry_strategy() -> Any:
+    """Return the retry strategy of one upload request (a part, a put, a create or a commit).
+
+    As `retry_strategy`, but a try may take minutes (a part is up to 64 MiB on a slow
+    uplink), so the budget is five minutes per request, not 30 s.
+    """
+    return retry_strategy(total_seconds=UPLOAD_RETRY_SECONDS)
 
 
 def load_auth(credentials: OciCredentials) -> OciAuth:
@@ -123,17 +133,20 @@ def _first_line(error: BaseException) -> str:
     return text[:200].rstrip(". ")
 
 
-def client_options(auth: OciAuth, endpoint: str | None, fallback: str | None) -> dict[str, Any]:
+def client_options(
+    auth: OciAuth, endpoint: str | None, fallback: str | None, *, retries: bool = True
+) -> dict[str, Any]:
     """Return the keyword arguments of an SDK client for `auth`.
 
     `endpoint` (a flag) wins; otherwise the SDK derives it from the region, and `fallback`
-    (the Ashburn endpoint) is used when no region is known at all.
+    (the Ashburn endpoint) is used when no region is known at all. With `retries` False the
+    client never retries by itself (see `object_storage_client`).
     """
     options: dict[str, Any] = {
         "config": auth.config,
         "signer": auth.signer,
         "timeout": (CONNECT_TIMEOUT, READ_TIMEOUT),
-        "retry_strategy": retry_strategy(),
+        "retry_strategy": retry_strategy() if retries else oci.retry.NoneRetryStrategy(),
         # One breaker per client: the SDK's default one is shared by every client in the
         # process, so a failing test (or bucket) would trip it for all the others. It opens
         # after 40 failures in a row (ten failed calls with all their retries), not the SDK's
@@ -150,11 +163,18 @@ def client_options(auth: OciAuth, endpoint: str | None, fallback: str | None) ->
     return options
 
 
-def object_storage_client(auth: OciAuth, endpoint: str | None = None) -> Any:
+def object_storage_client(
+    auth: OciAuth, endpoint: str | None = None, *, retries: bool = True
+) -> Any:
     """Return an Object Storage client at `endpoint` (--os_endpoint), the region's, or
-    Ashburn's."""
+    Ashburn's.
+
+    Uploads need `retries=False`: a client-level retry rewinds a file body with seek(), after
+    which the SDK's own part reader sends an empty body, so the uploader retries each request
+    itself and reopens the file for every try.
+    """
     return oci.object_storage.ObjectStorageClient(
-        **client_options(auth, endpoint, DEFAULT_OS_ENDPOINT)
+        **client_options(auth, endpoint, DEFAULT_OS_ENDPOINT, retries=retries)
     )
 
 

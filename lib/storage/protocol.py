@@ -6,9 +6,12 @@ A prefix ending in '/' plays the role of a folder.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import base64
+import hashlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 # Each chunk costs a worker-thread hop (50-100 µs on a busy 2-core box) and a client holds
@@ -38,6 +41,8 @@ class ObjectInfo:
     created: datetime | None = None
     etag: str | None = None
     storage_tier: str | None = None
+    # As the backend reports it: base64 MD5, or for a multipart object "base64(...)-PARTS".
+    md5: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,33 @@ class Storage(Protocol):
         """
         ...
 
-    def write(self, name: str, data: bytes) -> None:
+    def write(self, name: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         """Store a small object (app state such as saved positions), replacing it whole."""
+        ...
+
+    def upload(
+        self,
+        name: str,
+        path: Path,
+        content_type: str,
+        *,
+        tier: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Stream local file `path` into object `name` (replacing it), never holding it whole.
+
+        `progress(n)` is told the bytes stored since its last call, at least once a part;
+        `tier` is an OCI storage tier ("Standard", "InfrequentAccess", "Archive"), if any.
+        """
+        ...
+
+    def matches(self, name: str, path: Path) -> bool:
+        """Return whether object `name` holds exactly the bytes of local file `path`
+        (same size and MD5); False when there is no such object."""
+        ...
+
+    def abort_uploads(self, prefix: str) -> int:
+        """Remove what interrupted uploads below `prefix` left behind; return how many."""
         ...
 
     def delete(self, name: str) -> None:
@@ -108,3 +138,41 @@ def is_safe_name(name: str, max_length: int = 1024) -> bool:
     parts = name.split("/")
     body, last = parts[:-1], parts[-1]
     return not (any(part in {"", ".", ".."} for part in body) or last in {".", ".."})
+
+
+def part_digests(path: Path, part_size: int | None = None) -> list[bytes]:
+    """Return the raw MD5 of each `part_size` part of local file `path` (of the whole file
+    when `part_size` is None; an empty file is one empty part), reading it in chunks."""
+    digests: list[bytes] = []
+    part = hashlib.md5(usedforsecurity=False)
+    in_part = 0
+    with path.open("rb", buffering=0) as handle:
+        while True:
+            want = CHUNK_SIZE if part_size is None else min(CHUNK_SIZE, part_size - in_part)
+            chunk = handle.read(want)
+            if not chunk:
+                break
+            part.update(chunk)
+            in_part += len(chunk)
+            if in_part == part_size:
+                digests.append(part.digest())
+                part, in_part = hashlib.md5(usedforsecurity=False), 0
+    if in_part or not digests:
+        digests.append(part.digest())
+    return digests
+
+
+def md5_text(digests: list[bytes]) -> str:
+    """Given the raw MD5s of an object's parts, return its MD5 as object storage reports it:
+    base64 of the MD5 for one part; for more, OCI's multipart form, base64 of the MD5 of the
+    parts' MD5s, then "-" and their count."""
+    if len(digests) == 1:
+        return base64.b64encode(digests[0]).decode("ascii")
+    combined = hashlib.md5(b"".join(digests), usedforsecurity=False).digest()
+    return f"{base64.b64encode(combined).decode('ascii')}-{len(digests)}"
+
+
+def file_md5(path: Path, part_size: int | None = None) -> str:
+    """Return the MD5 of local file `path` as a store reports it when uploaded in parts of
+    `part_size` (or in one piece)."""
+    return md5_text(part_digests(path, part_size))

@@ -65,13 +65,8 @@ Offered = dict[str, Video]  # the playable titles on screen, by object name
 
 
 def convert_command(video: Video) -> str:
-    """Return the ffmpeg command turning an unplayable file into an MP4 browsers play."""
-    source = video.name.rsplit("/", 1)[-1]
-    target = video.title + ".mp4"
-    return (
-        f"ffmpeg -i {shlex.quote(source)} -c:v libx264 -crf 20 -preset slow "
-        f"-c:a aac -b:a 160k -movflags +faststart {shlex.quote(target)}"
-    )
+    """Return the ingest command turning an unplayable object into an HLS title beside it."""
+    return f"python -m lib.ingest --existing {shlex.quote(video.name)}"
 
 
 def poster_html(url: str | None, title: str) -> str:
@@ -108,8 +103,24 @@ def page_of(videos: Sequence[Video], key: str) -> Sequence[Video]:
     return videos[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
 
 
+def adding_status(video: Video, admin: bool) -> str:
+    """Return what the card of a title being added says: how far it is, for admins only, and
+    (to admins, who can run ingest) that an upload stopped."""
+    if not admin:
+        return "Being added"
+    if video.interrupted:
+        return "Upload interrupted: run ingest again"
+    if video.progress is None:
+        return "Being added"
+    return f"Being added — {int(video.progress)} %"
+
+
 def card_html(
-    video: Video, poster_url: PosterUrl, download_url: Callable[[Video], str], caption: str
+    video: Video,
+    poster_url: PosterUrl,
+    download_url: Callable[[Video], str],
+    caption: str,
+    admin: bool = False,
 ) -> str:
     """Return one title's card: a button of its poster and name (or why it cannot play) and a
     caption; an unplayable file's card offers the ffmpeg command and the original."""
@@ -123,10 +134,16 @@ def card_html(
             f'<div class="hm-card">{poster_html(None, video.title)}{title}'
             f"{caption_html(video.extension, 'needs converting to play in a browser')}"
             '<details class="hm-convert"><summary>Convert or download</summary>'
-            "<p>Convert it once with ffmpeg, then upload the .mp4 beside it:</p>"
+            "<p>Convert it once, with the app's library settings (--library or --bucket):</p>"
             f"<pre><code>{html.escape(convert_command(video))}</code></pre>"
             f'<a href="{html.escape(download_url(video))}" download>Download the original</a>'
             "</details></div>"
+        )
+    if video.kind is Kind.ADDING:
+        status = html.escape(adding_status(video, admin))
+        return (
+            f'<div class="hm-card">{poster_html(None, video.title)}{title}'
+            f'<p class="hm-caption">{status}</p></div>'
         )
     return (
         f'<div class="hm-card">{poster_html(None, video.title)}{title}<p class="hm-caption">'
@@ -145,9 +162,15 @@ def grid(
     download_url: Callable[[Video], str],
     key: str,
     caption: Callable[[Video], str] = lambda video: "",
+    admin: bool = False,
 ) -> Offered:
-    """Draw `videos` as a grid of cards, one page at a time; return the playable ones drawn."""
+    """Draw `videos` as a grid of cards, one page at a time; return the playable ones drawn.
+
+    `admin`: the viewer is an admin, who is told more about titles being added.
+    """
     shown = page_of(videos, key)
-    cards = "".join(card_html(video, poster_url, download_url, caption(video)) for video in shown)
+    cards = "".join(
+        card_html(video, poster_url, download_url, caption(video), admin) for video in shown
+    )
     st.html(f'{GRID_STYLE}<div class="hm-grid">{cards}</div>')
     return {video.name: video for video in shown if video.playable}

@@ -220,7 +220,12 @@ class LibraryView:
         count = len(matches)
         st.caption("1 title matches" if count == 1 else f"{count} titles match")
         return grid.grid(
-            matches, self.poster_url, self.download_url, "results", caption=lambda v: v.tab
+            matches,
+            self.poster_url,
+            self.download_url,
+            "results",
+            caption=lambda v: v.tab,
+            admin=self.user.is_admin,
         )
 
     def draw_tab(self, tab: Tab, order: SortOrder) -> grid.Offered:
@@ -234,7 +239,11 @@ class LibraryView:
             st.info("This folder has no videos yet.")
             return {}
         return grid.grid(
-            sort_videos(videos, order), self.poster_url, self.download_url, f"tab:{tab.prefix}"
+            sort_videos(videos, order),
+            self.poster_url,
+            self.download_url,
+            f"tab:{tab.prefix}",
+            admin=self.user.is_admin,
         )
 
     def draw_tabs(self, tabs: list[Tab], order: SortOrder) -> grid.Offered:
