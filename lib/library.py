@@ -39,6 +39,8 @@ UNPLAYABLE_EXTENSIONS = frozenset(
         ".ts",
     }
 )
+VIDEO_FILE_EXTENSIONS = PLAYABLE_EXTENSIONS | UNPLAYABLE_EXTENSIONS
+ORIGINAL_STEM = "original"  # ingest --keep-original stores the source as original.<ext>
 HLS_SUFFIX = ".hls"
 PLAYLIST_NAME = "output.m3u8"
 PLAYLIST_SUFFIX = ".m3u8"
@@ -339,7 +341,7 @@ class Library:
         self._tabs: TTLCache[list[Tab]] = self._new_cache(ttl)
         self._videos: TTLCache[list[Video]] = self._new_cache(ttl)
         self._index: TTLCache[SearchIndex] = self._new_cache(ttl)
-        self._subtitles: TTLCache[tuple[Subtitle, ...]] = self._new_cache(ttl)
+        self._folders: TTLCache[tuple[str, ...]] = self._new_cache(ttl)
 
     @staticmethod
     def _new_cache(ttl: float) -> TTLCache[Any]:
@@ -380,10 +382,23 @@ class Library:
         """Return a title's subtitle tracks; a `.hls` folder is listed only when asked (opened)."""
         if video.kind is not Kind.HLS:
             return video.subtitles
-        return self._subtitles.get(
-            video.name,
-            lambda: hls_subtitles(info.name for info in self.storage.list(video.name).objects),
+        return hls_subtitles(self.folder_objects(video))
+
+    def folder_objects(self, video: Video) -> tuple[str, ...]:
+        """Return the objects directly inside an HLS title's folder (listed once, cached)."""
+        return self._folders.get(
+            video.name, lambda: tuple(info.name for info in self.storage.list(video.name).objects)
         )
+
+    def original(self, video: Video) -> str | None:
+        """Return the source file ingest kept in an HLS title's folder (`original.<ext>`)."""
+        if video.kind is not Kind.HLS:
+            return None
+        for name in self.folder_objects(video):
+            base = _basename(name)
+            if _title(base) == ORIGINAL_STEM and _extension(base) in VIDEO_FILE_EXTENSIONS:
+                return name
+        return None
 
     def find(self, name: str) -> Video | None:
         """Return the title whose object name or folder prefix is `name`, if listed.
@@ -399,5 +414,5 @@ class Library:
 
     def refresh(self) -> None:
         """Forget cached listings so the next page load lists storage again."""
-        for cache in (self._tabs, self._videos, self._index, self._subtitles):
+        for cache in (self._tabs, self._videos, self._index, self._folders):
             cache.clear()

@@ -153,6 +153,14 @@ st.dataframe(
     },
 )
 
+if len(report.originals):
+    kept = monthly_cost(report.originals, prices)
+    st.caption(
+        f"Of this, {int(report.originals['objects'].sum())} kept originals (ingest "
+        f"--keep-original) take {format_size(int(report.originals['bytes'].sum()))}: "
+        f"${kept['usd_per_month'].sum():,.2f} per month."
+    )
+
 st.header("Problems")
 if not report.problem_counts:
     st.success("No problems found.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import shutil
 import sys
 import tempfile
@@ -28,13 +29,12 @@ from lib.settings import (
     settings_from_flags,
     source_options,
 )
+from lib.stats import DEFAULT_PRICES
 from lib.storage import Storage, StorageError, is_safe_name
 from lib.storage.appstate import APP_PREFIX
 
 VIDEO_EXTENSIONS = PLAYABLE_EXTENSIONS | UNPLAYABLE_EXTENSIONS | {".dv", ".3gp", ".mxf"}
 TIERS = ("InfrequentAccess", "Archive", "Standard")
-# OCI's list prices per GB and month (USD), for the summary of a kept original.
-TIER_PRICES = {"Standard": 0.0255, "InfrequentAccess": 0.01, "Archive": 0.0026}
 WORK_VERSION = "1"  # part of the work folder's key: bump when the output changes
 STAMP = "encoded.json"
 MAX_TITLE_BYTES = 200
@@ -123,6 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--jobs", type=int, default=4, metavar="N", help="objects uploaded at once (default: 4)"
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also log each storage failure with its cause and OCI request id (for support)",
+    )
+    parser.add_argument(
+        "--part_mb",
+        type=int,
+        default=64,
+        metavar="MIB",
+        help="objects larger than this go to a bucket in parts of this size (default: 64)",
     )
     return parser
 
@@ -229,7 +241,7 @@ def describe_plan(plan: EncodePlan) -> list[str]:
 
 def original_cost(size: int, tier: str) -> str:
     """What keeping `size` bytes in `tier` costs per month, at OCI's list price."""
-    return f"${size / 1e9 * TIER_PRICES[tier]:.2f} per month in {tier}"
+    return f"${size / 2**30 * DEFAULT_PRICES[tier]:.4f} per month in {tier} (OCI list price)"
 
 
 class Ingest:
@@ -419,13 +431,24 @@ def open_library(options: argparse.Namespace) -> tuple[Settings, Storage]:
     settings = settings_from_flags(flags, login=False)
     if settings.secret:
         settings = settings_from_vault(settings, oci_auth(settings), login=False)
-    return settings, build_storage(settings)
+    storage = build_storage(settings)
+    if settings.source == "oci":
+        from lib.storage.oci import OciStorage
+
+        if isinstance(storage, OciStorage):
+            storage.part_size = max(1, options.part_mb) * 1024 * 1024
+    return settings, storage
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; return its exit status."""
     parser = build_parser()
     options = parser.parse_args(argv)
+    # Failures reach the user as one sentence each; their causes only when asked for.
+    logging.basicConfig(
+        format="homemovies ingest: %(message)s",
+        level=logging.WARNING if options.verbose else logging.CRITICAL,
+    )
     reporter = reporter_for()
     try:
         settings, storage = open_library(options)

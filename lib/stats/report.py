@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,9 @@ class Report:
     scanned_at: datetime
     seconds: float
     tiers_known: bool = True  # False when storage has no tiers (a local folder)
+    originals: pd.DataFrame = field(  # bytes and objects per tier of the kept originals
+        default_factory=lambda: pd.DataFrame(columns=["tier", "bytes", "objects"])
+    )
 
     @property
     def totals(self) -> Totals:
@@ -172,6 +175,10 @@ def build_report(scan: Scan, durations: Mapping[str, float | None], seconds: flo
         scanned_at=scanned_at,
         seconds=seconds,
         tiers_known=scan.tiers_known,
+        originals=pd.DataFrame(
+            [(tier, size, count) for tier, (count, size) in sorted(scan.originals.items())],
+            columns=["tier", "bytes", "objects"],
+        ),
     )
 
 

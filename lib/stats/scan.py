@@ -13,6 +13,7 @@ from datetime import datetime
 from lib.library import (
     HLS_SUFFIX,
     INGEST_MARKER,
+    ORIGINAL_STEM,
     PLAYLIST_NAME,
     Kind,
     Tab,
@@ -133,6 +134,7 @@ class Scan:
         self.problems = Problems()
         self.folder: Folder | None = None
         self.adding: dict[str, ObjectInfo] = {}  # .hls prefix without a playlist -> its marker
+        self.originals: dict[str, list[int]] = {}  # tier -> [objects, bytes] of kept originals
 
     def add(self, info: ObjectInfo) -> None:
         """Count one object."""
@@ -148,8 +150,13 @@ class Scan:
             if folder is None:
                 return
         # Inside an HLS folder: most objects of a library are segments.
-        folder.tally.add(info, self.count(info, folder.top))
+        tier = self.count(info, folder.top)
+        folder.tally.add(info, tier)
         relative = name[len(folder.key) :]
+        if relative.rsplit(".", 1)[0] == ORIGINAL_STEM and "/" not in relative:
+            counts = self.originals.setdefault(tier, [0, 0])
+            counts[0] += 1
+            counts[1] += info.size
         folder.sizes[relative] = info.size
         if relative == INGEST_MARKER:
             folder.marker = info

@@ -187,6 +187,13 @@ class LibraryView:
         heading.subheader(escape(video.title))
         with actions:
             share_form(self.services.shares, video, self.user)
+        try:
+            original = library.original(video)
+        except StorageError:
+            original = None
+        if original is not None:
+            url = self.links.url(video.scope, original, download=True)
+            st.link_button("Download the original", url, icon=":material/download:")
 
     def draw_continue_watching(self) -> grid.Offered:
         """Draw the row of titles this viewer left part-way, most recent first."""
