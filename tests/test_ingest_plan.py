@@ -183,13 +183,14 @@ def test_the_master_lists_every_variant_with_its_attributes() -> None:
     master = m3u8.loads(master_playlist(variants))
     assert master.is_variant
     streams = [(p.uri, p.stream_info) for p in master.playlists]
+    # Lightest first: players start with the first variant listed.
     assert [uri for uri, _ in streams] == [
-        "1080p/index.m3u8",
-        "720p/index.m3u8",
-        "540p/index.m3u8",
         "360p/index.m3u8",
+        "540p/index.m3u8",
+        "720p/index.m3u8",
+        "1080p/index.m3u8",
     ]
-    _uri, info = streams[0]
+    _uri, info = streams[-1]
     assert info.bandwidth == int(6_000_000 * 1.3)
     assert info.average_bandwidth == 6_000_000
     assert info.resolution == (1920, 1080)

@@ -168,6 +168,9 @@ function attachHls(state, Hls, url, toolbar) {
     // Fetch the first segment as soon as the playlist is in, not on the next 100 ms tick
     // after the MediaSource opens: about 50 ms sooner to the first frame.
     startFragPrefetch: true,
+    // Parse segments as their bytes arrive (fetch streaming): on a slow link the first
+    // frame shows once its keyframe is in, not once the whole first segment is.
+    progressive: true,
   });
   let networkRetries = 0;
   let mediaRecoveries = 0;

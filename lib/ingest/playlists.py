@@ -63,11 +63,15 @@ def measure_variant(folder: Path, rendition: Rendition, has_audio: bool) -> Vari
 
 
 def master_playlist(variants: list[VariantStats]) -> str:
-    """The master playlist text, one EXT-X-STREAM-INF per rendition, best first."""
+    """The master playlist text, one EXT-X-STREAM-INF per rendition, lightest first.
+
+    Players start with the first variant listed (hls.js, Safari): the lightest one shows a
+    first frame soonest on any link, and the player moves up once it has measured the link.
+    """
     master = m3u8.M3U8()
     master.version = "6"
     master.is_independent_segments = True
-    for variant in sorted(variants, key=lambda v: v.peak, reverse=True):
+    for variant in sorted(variants, key=lambda v: v.peak):
         rendition = variant.rendition
         master.add_playlist(
             m3u8.Playlist(
