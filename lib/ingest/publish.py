@@ -132,7 +132,8 @@ class BucketPublisher:
         todo, present = self.pending(prefix, items)
         sent.skipped = len(items) - len(todo)
         master = [item for item in todo if item.name == MASTER]
-        body = [item for item in todo if item.name != MASTER]
+        # Largest first, so a big original is not left travelling alone at the end.
+        body = sorted((item for item in todo if item.name != MASTER), key=lambda i: -i.size)
         if prefix + MASTER in present and body:
             # Replacing a title: hide the old one first, so old and new never mix.
             self.storage.delete(prefix + MASTER)
