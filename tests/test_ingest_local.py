@@ -295,10 +295,13 @@ def test_existing_objects_are_converted_in_place(tmp_path: Path, media: Path) ->
     assert tape.is_file()  # kept unless --delete-original
     run_ingest(
         "--library", library, "--existing", "Events/Old tape.avi", "--replace",
-        "--delete-original", check=True,
+        "--delete-original", "--keep-original", check=True,
     )  # fmt: skip
+    kept = library / "Events" / "Old tape.hls" / "original.avi"
+    assert kept.read_bytes() == make_fixture("avi_mpeg4", media).read_bytes()
     assert not tape.exists()
     assert (library / "Events" / "Old tape.hls" / "output.m3u8").is_file()
+    assert not list((library / ".homemovies" / "ingest").iterdir())  # no copy of the tape left
 
 
 def test_keep_original_stores_the_source_in_the_title(tmp_path: Path, media: Path) -> None:

@@ -311,6 +311,7 @@ class Ingest:
         if self.options.keep_original:
             items.append(Item(f"original{path.suffix.lower()}", path, self.options.original_tier))
         size = sum(item.size for item in items)
+        original_size = path.stat().st_size
         replaced = self.exists(job.prefix)
         try:
             self.publish(job, plan, items)
@@ -324,10 +325,12 @@ class Ingest:
                 f"{job.label}: cannot put it into the library ({error.strerror})."
             ) from None
         shutil.rmtree(work, ignore_errors=True)
+        if job.path is None:
+            path.unlink(missing_ok=True)  # the copy fetched from the library
         if job.existing and self.options.delete_original:
             self.storage.delete(job.existing)
         if self.options.keep_original:
-            cost = original_cost(path.stat().st_size, self.original_tier())
+            cost = original_cost(original_size, self.original_tier())
             self.reporter.say(f"{job.title}: original kept, {cost}")
         return Row(
             job.title,
