@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from tests.conftest import ADMIN, RunningApp, app_env, start_app, stop_app
 from tests.ingest_run import run_ingest
 from tests.media_fixtures import make_fixture
-from tests.ui import open_tab, play, sign_in, wait_until, wait_until_playing
+from tests.ui import open_tab, play, sign_in, video_js, wait_until, wait_until_playing
 
 pytestmark = pytest.mark.browser
 TAB = "Added"
@@ -41,10 +41,6 @@ def ingested_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAp
     app = start_app(["--library", str(library), "--username", ADMIN], app_env(), "ingested")
     yield app
     stop_app(app)
-
-
-def video_js(page, expression: str):
-    return page.locator("video").evaluate(f"v => {expression}")
 
 
 def test_an_ingested_title_plays_with_every_rung_offered(page, ingested_app) -> None:

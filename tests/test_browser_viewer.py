@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from lib.positions import Positions
 from lib.sessions import COOKIE_NAME
@@ -19,6 +19,7 @@ from tests.ui import (
     play,
     press_until_shown,
     sign_in,
+    video_js,
     video_state,
     wait_for_cookie,
     wait_until,
@@ -33,11 +34,6 @@ TV_AGENT = (
     "Mozilla/5.0 (Linux; Android 12; SHIELD Android TV) AppleWebKit/537.36 "
     "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 )
-
-
-def video_js(page: Page, expression: str):
-    """Evaluate `expression` on the player's <video> (as `v`)."""
-    return page.locator("video").evaluate(f"v => {expression}")
 
 
 # --- Find -----------------------------------------------------------------------------------

@@ -3,10 +3,8 @@ multipart uploads, the master last, a marker meanwhile, faults survived, resumed
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ from lib.services import build_storage
 from lib.storage import Storage
 from lib.storage.oci import OciStorage
 from tests.conftest import LoopbackOci
-from tests.ingest_run import ROOT, TEST_PRESET, run_ingest
+from tests.ingest_run import ROOT, ingest_command, ingest_env, run_ingest
 from tests.loopback import settings_for
 from tests.media_fixtures import make_fixture
 from tests.oci_server import Fault
@@ -153,12 +151,10 @@ def test_faults_on_part_uploads_are_survived(
 
 
 def start_ingest(args: list[str]) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEMOVIES_")}
-    env["PYTHONPATH"] = str(ROOT)
     return subprocess.Popen(
-        [sys.executable, "-m", "lib.ingest", "--preset", TEST_PRESET, *args],
+        ingest_command(*args),
         cwd=ROOT,
-        env=env,
+        env=ingest_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

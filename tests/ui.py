@@ -99,6 +99,11 @@ def play(page: Page, title: str) -> None:
     expect(page.locator("video")).to_have_attribute("aria-label", title)
 
 
+def video_js(page: Page, expression: str):
+    """Evaluate `expression` on the player's <video> (as `v`)."""
+    return page.locator("video").evaluate(f"v => {expression}")
+
+
 def video_state(page: Page) -> dict:
     return page.locator("video").evaluate(
         """v => ({time: v.currentTime, src: v.currentSrc || v.src, error: v.error && v.error.code,

@@ -21,7 +21,7 @@ from lib.ingest.playlists import write_master, write_sidecar
 from lib.ingest.probe import probe
 from lib.ingest.progress import Reporter, Row, reporter_for
 from lib.ingest.publish import BucketPublisher, FolderPublisher, Item, folder_items
-from lib.library import HLS_SUFFIX, PLAYABLE_EXTENSIONS, UNPLAYABLE_EXTENSIONS, Kind, Library
+from lib.library import HLS_SUFFIX, VIDEO_FILE_EXTENSIONS, Kind, Library
 from lib.settings import (
     Settings,
     SettingsError,
@@ -33,7 +33,7 @@ from lib.stats import DEFAULT_PRICES
 from lib.storage import Storage, StorageError, is_safe_name
 from lib.storage.appstate import APP_PREFIX
 
-VIDEO_EXTENSIONS = PLAYABLE_EXTENSIONS | UNPLAYABLE_EXTENSIONS | {".dv", ".3gp", ".mxf"}
+VIDEO_EXTENSIONS = VIDEO_FILE_EXTENSIONS | {".dv", ".mxf"}  # camera formats a library never lists
 TIERS = ("InfrequentAccess", "Archive", "Standard")
 WORK_VERSION = "1"  # part of the work folder's key: bump when the output changes
 STAMP = "encoded.json"

@@ -14,6 +14,7 @@ from ffmpeg_progress_yield import FfmpegProgress
 from lib.ingest.errors import IngestError
 from lib.ingest.ladder import AUDIO_BITRATE, Rendition, choose_ladder, output_fps, scaled_size
 from lib.ingest.probe import Source
+from lib.sidecars import HLS_POSTER
 
 DEFAULT_PRESET = "superfast"  # the fastest giving High profile: ~1x real time for 1080p on 2 cores
 # ultrafast turns off CABAC and 8x8 transforms: its output is Constrained Baseline, not High.
@@ -22,7 +23,7 @@ SEGMENT_SECONDS = 4
 KEYFRAME_SECONDS = 2
 VARIANT_PLAYLIST = "index.m3u8"
 SEGMENT_PATTERN = "seg_%05d.ts"
-POSTER = "poster.jpg"
+POSTER = HLS_POSTER  # where the library looks for an HLS title's poster
 PREVIEW_FOLDER = "preview"
 SPRITE = "sprite.jpg"
 SPRITE_VTT = "thumbnails.vtt"

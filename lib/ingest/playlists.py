@@ -11,8 +11,9 @@ import m3u8
 from lib.ingest.encode import POSTER, PREVIEW_FOLDER, SPRITE_VTT, VARIANT_PLAYLIST, EncodePlan
 from lib.ingest.ladder import Rendition
 from lib.ingest.probe import Source, run_ffprobe
+from lib.library import PLAYLIST_NAME
 
-MASTER = "output.m3u8"  # the name the app plays (lib.library.PLAYLIST_NAME)
+MASTER = PLAYLIST_NAME  # the name the app plays
 SIDECAR = "info.json"
 AUDIO_CODEC = "mp4a.40.2"  # AAC-LC
 PROFILE_IDC = {"High": 100, "Main": 77, "Baseline": 66, "Constrained Baseline": 66}
