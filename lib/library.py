@@ -91,6 +91,7 @@ class Video:
     subtitles: tuple[Subtitle, ...] = ()  # for `.hls` folders: see Library.subtitles()
     progress: float | None = None  # ADDING: the percent uploaded, if its marker says
     interrupted: bool = False  # ADDING: its marker has not been updated for a day
+    etag: str | None = None  # of the file, or of an HLS title's playlist: its version
 
     @property
     def playable(self) -> bool:
@@ -170,10 +171,18 @@ def videos_from_listing(tab: str, listing: Listing) -> list[Video]:
                 info.created or info.modified,
                 sidecars.posters.get(title),
                 sidecars.subtitles.get(title, ()),
+                etag=info.etag,
             )
         elif extension in UNPLAYABLE_EXTENSIONS:
             video = Video(
-                tab, title, info.name, Kind.UNPLAYABLE, info.size, info.modified, info.created
+                tab,
+                title,
+                info.name,
+                Kind.UNPLAYABLE,
+                info.size,
+                info.modified,
+                info.created,
+                etag=info.etag,
             )
         else:
             continue
@@ -319,7 +328,11 @@ def check_playlists(
         except NotFound:
             poster = None
         return replace(
-            video, modified=info.modified, added=info.created or info.modified, poster=poster
+            video,
+            modified=info.modified,
+            added=info.created or info.modified,
+            poster=poster,
+            etag=info.etag,
         )
 
     with ThreadPoolExecutor(max_workers=min(workers, len(hls))) as pool:
