@@ -45,6 +45,7 @@ def routes(services: Services) -> list[BaseRoute]:
         services.settings.token_seconds,
         clock=services.clock,
         media_sources=services.media_sources,
+        index=services.index,
     )
     return [
         *media_routes(media),

@@ -43,6 +43,11 @@ def format_position(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def format_date(moment: datetime) -> str:
+    """Return the day of a moment, as it was where it happened if it says: '12 Jun 2024'."""
+    return moment.strftime("%d %b %Y").lstrip("0")
+
+
 def format_utc(moment: float) -> str:
     """Return an epoch time as a date and time in UTC: '26 Nov 2026, 10:00 UTC'."""
     return datetime.fromtimestamp(moment, UTC).strftime("%d %b %Y, %H:%M UTC")

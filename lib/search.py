@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -26,12 +26,19 @@ class SortOrder(StrEnum):
 
     NAME = "Name"
     ADDED = "Date added"  # newest first
+    RECORDED = "Date recorded"  # newest first, as the library index knows it; unknown last
     SIZE = "Size"  # largest first; titles of unknown size (HLS folders) last
 
 
-def sort_videos(videos: Iterable[Video], order: SortOrder) -> list[Video]:
-    """Return `videos` in `order`; ties keep name order."""
+def sort_videos(
+    videos: Iterable[Video],
+    order: SortOrder,
+    recorded: Callable[[Video], datetime | None] = lambda video: None,
+) -> list[Video]:
+    """Return `videos` in `order` (`recorded` says when each was recorded); ties keep name order."""
     by_name = sorted(videos, key=lambda v: (v.title.casefold(), v.name))
+    if order is SortOrder.RECORDED:
+        return sorted(by_name, key=lambda v: recorded(v) or OLDEST, reverse=True)
     if order is SortOrder.ADDED:
         return sorted(by_name, key=lambda v: v.added or OLDEST, reverse=True)
     if order is SortOrder.SIZE:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from lib.accounts import Accounts, build_accounts
 from lib.library import Library
+from lib.media_index import MediaIndex
 from lib.positions import Positions
 from lib.sessions import SignOuts
 from lib.settings import Settings, SettingsError, load_settings, with_vault_secrets
@@ -40,6 +41,7 @@ class Services:
     storage: Storage
     library: Library
     stats: LibraryStats
+    index: MediaIndex  # what the indexer knows of each title (lib/media_index.py)
     accounts: Accounts
     signer: TokenSigner
     report_signer: TokenSigner  # position reports (lib/web/positions.py): a key of their own
@@ -139,6 +141,7 @@ def build_services(
         settings=settings,
         storage=storage,
         library=Library(storage, ttl=settings.cache_ttl, clock=clock),
+        index=MediaIndex(storage, ttl=settings.cache_ttl, clock=clock),
         stats=LibraryStats(storage, ttl=settings.stats_ttl),
         accounts=accounts,
         signer=signer("homemovies media token v1"),

@@ -21,8 +21,9 @@ from collections.abc import Callable, Sequence
 
 import streamlit as st
 
-from lib.format import format_size
+from lib.format import format_date, format_position, format_size
 from lib.library import Kind, Video
+from lib.media_index import IndexEntry, Status
 
 PAGE_SIZE = 24
 COLUMNS = 4
@@ -56,12 +57,19 @@ GRID_STYLE = """<style>
 .hm-convert summary { cursor: pointer; padding: 0.25rem 0.75rem; border-radius: 0.5rem;
                       border: 1px solid rgba(250, 250, 250, 0.2); text-align: center; }
 .hm-convert[open] summary { margin-bottom: 0.5rem; }
+.hm-poster { position: relative; }
+.hm-duration { position: absolute; right: 0.4rem; bottom: 0.4rem; padding: 0.05rem 0.35rem;
+               border-radius: 0.25rem; background: rgba(0, 0, 0, 0.75); color: #fff;
+               font-size: 0.8rem; font-variant-numeric: tabular-nums; }
+.hm-maynot { margin: 0; font-size: 0.875rem; color: #ffbd45; }
 .hm-convert pre { white-space: pre-wrap; overflow-wrap: anywhere; font-size: 0.8rem;
                   padding: 0.5rem; border-radius: 0.4rem; background: rgba(128, 128, 128, 0.15); }
 </style>"""
 
 PosterUrl = Callable[[Video], str | None]
+EntryOf = Callable[[Video], IndexEntry | None]  # what the library index knows of a title
 Offered = dict[str, Video]  # the playable titles on screen, by object name
+MAY_NOT_PLAY = "May not play in this browser"
 
 
 def convert_command(video: Video) -> str:
@@ -69,29 +77,40 @@ def convert_command(video: Video) -> str:
     return f"python -m lib.ingest --existing {shlex.quote(video.name)}"
 
 
-def poster_html(url: str | None, title: str) -> str:
-    """Return a 16:9 poster from `url`, or a neutral placeholder naming the title."""
+def poster_html(url: str | None, title: str, duration: float | None = None) -> str:
+    """Return a 16:9 poster from `url` (with the title's length over it, when known), or a
+    neutral placeholder naming the title."""
     if url:
+        length = f'<span class="hm-duration">{format_position(duration)}</span>' if duration else ""
         return (
-            f'<span class="hm-poster"><img src="{html.escape(url)}" alt="" loading="lazy"></span>'
+            f'<span class="hm-poster"><img src="{html.escape(url)}" alt="" loading="lazy">'
+            f"{length}</span>"
         )
     # Hidden from assistive technology: inside a play button, the button's label names it.
     return f'<span class="hm-poster" aria-hidden="true"><span>{html.escape(title)}</span></span>'
 
 
-def play_button_html(video: Video, poster_url: str | None, label: str, icon: str) -> str:
+def play_button_html(
+    video: Video,
+    poster_url: str | None,
+    label: str,
+    icon: str,
+    duration: float | None = None,
+) -> str:
     """Return `video`'s poster and `label` (after a Material icon) as one button that plays it."""
     return (
         f'<button type="button" class="hm-play" data-hm-play="{html.escape(video.name)}">'
-        f"{poster_html(poster_url, video.title)}"
+        f"{poster_html(poster_url, video.title, duration)}"
         f'<span class="hm-label"><span class="hm-icon" aria-hidden="true">{icon}</span>'
         f"{html.escape(label)}</span></button>"
     )
 
 
-def play_button(video: Video, poster_url: str | None, label: str, icon: str) -> None:
+def play_button(
+    video: Video, poster_url: str | None, label: str, icon: str, duration: float | None = None
+) -> None:
     """Draw `video`'s play button (see play_button_html)."""
-    st.html(play_button_html(video, poster_url, label, icon))
+    st.html(play_button_html(video, poster_url, label, icon, duration))
 
 
 def page_of(videos: Sequence[Video], key: str) -> Sequence[Video]:
@@ -121,23 +140,39 @@ def card_html(
     download_url: Callable[[Video], str],
     caption: str,
     admin: bool = False,
+    entry: IndexEntry | None = None,
 ) -> str:
     """Return one title's card: a button of its poster and name (or why it cannot play) and a
-    caption; an unplayable file's card offers the ffmpeg command and the original."""
+    caption; an unplayable file's card offers the ffmpeg command and the original.
+
+    With what the index knows (`entry`): the length over the poster, the day it was recorded,
+    and its codecs as `data-hm-mime`, for the player's script to mark the card when this
+    browser cannot decode them (it unhides "May not play", and for admins the convert offer).
+    """
     if video.playable:
         details = "HLS" if video.kind is Kind.HLS else format_size(video.size)
-        button = play_button_html(video, poster_url(video), video.title, "play_circle")
-        return f'<div class="hm-card">{button}{caption_html(caption, details)}</div>'
+        duration = entry.duration if entry else None
+        button = play_button_html(video, poster_url(video), video.title, "play_circle", duration)
+        recorded = format_date(entry.recorded) if entry and entry.recorded else ""
+        unreadable = "cannot be read" if entry and entry.status is Status.UNREADABLE else ""
+        attributes = ""
+        check = ""
+        if entry and entry.mime:
+            engine = "mse" if video.kind is Kind.HLS else "native"
+            attributes = f' data-hm-mime="{html.escape(entry.mime)}" data-hm-engine="{engine}"'
+            check = f'<p class="hm-maynot" hidden>{MAY_NOT_PLAY}</p>'
+            if admin:
+                check += convert_html(video, download_url, "hm-maynot-admin", hidden=True)
+        return (
+            f'<div class="hm-card"{attributes}>{button}'
+            f"{caption_html(caption, recorded, details, unreadable)}{check}</div>"
+        )
     title = f'<p class="hm-title">{html.escape(video.title)}</p>'
     if video.kind is Kind.UNPLAYABLE:
         return (
             f'<div class="hm-card">{poster_html(None, video.title)}{title}'
             f"{caption_html(video.extension, 'needs converting to play in a browser')}"
-            '<details class="hm-convert"><summary>Convert or download</summary>'
-            "<p>Convert it once, with the app's library settings (--library or --bucket):</p>"
-            f"<pre><code>{html.escape(convert_command(video))}</code></pre>"
-            f'<a href="{html.escape(download_url(video))}" download>Download the original</a>'
-            "</details></div>"
+            f"{convert_html(video, download_url)}</div>"
         )
     if video.kind is Kind.ADDING:
         status = html.escape(adding_status(video, admin))
@@ -148,6 +183,20 @@ def card_html(
     return (
         f'<div class="hm-card">{poster_html(None, video.title)}{title}<p class="hm-caption">'
         f"⚠️ Broken: <code>{html.escape(video.name)}</code> has no output.m3u8</p></div>"
+    )
+
+
+def convert_html(
+    video: Video, download_url: Callable[[Video], str], extra_class: str = "", hidden: bool = False
+) -> str:
+    """Return the "Convert or download" offer: the ingest command and the original's link."""
+    return (
+        f'<details class="hm-convert {extra_class}"{" hidden" if hidden else ""}>'
+        "<summary>Convert or download</summary>"
+        "<p>Convert it once, with the app's library settings (--library or --bucket):</p>"
+        f"<pre><code>{html.escape(convert_command(video))}</code></pre>"
+        f'<a href="{html.escape(download_url(video))}" download>Download the original</a>'
+        "</details>"
     )
 
 
@@ -163,14 +212,17 @@ def grid(
     key: str,
     caption: Callable[[Video], str] = lambda video: "",
     admin: bool = False,
+    entry_of: EntryOf = lambda video: None,
 ) -> Offered:
     """Draw `videos` as a grid of cards, one page at a time; return the playable ones drawn.
 
-    `admin`: the viewer is an admin, who is told more about titles being added.
+    `admin`: the viewer is an admin, who is told more about titles being added and offered
+    the conversion of a title this browser cannot play. `entry_of` gives a title's index entry.
     """
     shown = page_of(videos, key)
     cards = "".join(
-        card_html(video, poster_url, download_url, caption(video), admin) for video in shown
+        card_html(video, poster_url, download_url, caption(video), admin, entry_of(video))
+        for video in shown
     )
     st.html(f'{GRID_STYLE}<div class="hm-grid">{cards}</div>')
     return {video.name: video for video in shown if video.playable}

@@ -9,6 +9,7 @@ which titles the player is offered, what a click on one opens, where it starts.
 from __future__ import annotations
 
 from collections.abc import MutableMapping
+from datetime import datetime
 from typing import Any
 
 import streamlit as st
@@ -18,6 +19,7 @@ from lib.assets import hls_script_path
 from lib.format import format_position
 from lib.library import Tab, Video
 from lib.links import LinkBook, report_url
+from lib.media_index import IndexEntry, scope_of
 from lib.playback import PlayerSource, idle_source, source_for
 from lib.search import SortOrder, sort_videos
 from lib.services import Services
@@ -60,11 +62,26 @@ class LibraryView:
 
     # ----- what the page hands the browser -----
 
+    def entry(self, video: Video) -> IndexEntry | None:
+        """Return what the library index knows of `video`'s current version, if anything."""
+        return self.services.index.entry(video)
+
     def poster_url(self, video: Video) -> str | None:
-        """Return the signed URL of `video`'s poster, if it has one."""
-        if video.poster is None:
+        """Return the signed URL of `video`'s poster: its own, else the one the indexer made."""
+        entry = self.entry(video) if video.poster is None else None
+        poster = video.poster or (entry.poster if entry else None)
+        if poster is None:
             return None
-        return self.links.url(video.sidecar_scope(video.poster), video.poster)
+        return self.links.url(scope_of(video, poster), poster)
+
+    def recorded(self, video: Video) -> datetime | None:
+        """Return when `video` was recorded, if the index knows."""
+        entry = self.entry(video)
+        return entry.recorded if entry else None
+
+    def convert_hint(self, video: Video) -> str:
+        """Return what an admin is told to run when their browser shows no picture ("" else)."""
+        return grid.convert_command(video) if self.user.is_admin else ""
 
     def download_url(self, video: Video) -> str:
         """Return the signed URL downloading `video`'s original file."""
@@ -90,6 +107,8 @@ class LibraryView:
                 self.hls_script,
                 start=self.saved_start(video),
                 report=self.position_url(video),
+                entry=self.entry(video),
+                convert=self.convert_hint(video),
             )
             for name, video in offered.items()
         }
@@ -181,6 +200,8 @@ class LibraryView:
             self.hls_script,
             start=selected["start"] if selected else 0.0,
             report=self.position_url(video),
+            entry=self.entry(video),
+            convert=self.convert_hint(video),
         )
         player(source, offers=offers, on_open=self.open_named)
         heading, actions = st.columns([4, 1], vertical_alignment="center")
@@ -214,13 +235,16 @@ class LibraryView:
         for (resume, video), column in zip(resumes, st.columns(CONTINUE_LIMIT), strict=False):
             with column.container(border=True):
                 label = f"{video.title} · {format_position(resume.position)}"
-                grid.play_button(video, self.poster_url(video), label, "resume")
+                entry = self.entry(video)
+                duration = entry.duration if entry else None
+                grid.play_button(video, self.poster_url(video), label, "resume", duration)
                 st.progress(resume.fraction)
         return {video.name: video for _, video in resumes}
 
     def draw_results(self, query: str, order: SortOrder) -> grid.Offered:
         """Draw the titles of every folder matching `query`."""
-        matches = sort_videos(self.services.library.search_index().search(query), order)
+        found = self.services.library.search_index().search(query)
+        matches = sort_videos(found, order, self.recorded)
         if not matches:
             st.info(f"No titles match “{escape(query.strip())}”.")
             return {}
@@ -233,6 +257,7 @@ class LibraryView:
             "results",
             caption=lambda v: v.tab,
             admin=self.user.is_admin,
+            entry_of=self.entry,
         )
 
     def draw_tab(self, tab: Tab, order: SortOrder) -> grid.Offered:
@@ -246,11 +271,12 @@ class LibraryView:
             st.info("This folder has no videos yet.")
             return {}
         return grid.grid(
-            sort_videos(videos, order),
+            sort_videos(videos, order, self.recorded),
             self.poster_url,
             self.download_url,
             f"tab:{tab.prefix}",
             admin=self.user.is_admin,
+            entry_of=self.entry,
         )
 
     def draw_tabs(self, tabs: list[Tab], order: SortOrder) -> grid.Offered:

@@ -25,6 +25,7 @@ from lib.assets import PLAYER_HTML, hls_script_path, player_asset_path
 from lib.format import format_utc
 from lib.library import Library, Video
 from lib.links import SHARE_PREFIX, media_url
+from lib.media_index import IndexEntry, MediaIndex
 from lib.playback import source_for
 from lib.shares import Share, Shares
 from lib.sidecars import Subtitle
@@ -75,6 +76,7 @@ class SharePage:
     token_seconds: int
     clock: Callable[[], float] = time.time
     media_sources: tuple[str, ...] = ()  # --delivery par: the hosts of the PARs
+    index: MediaIndex | None = None  # the library index: a poster and seek preview for all
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self.get_response(Request(scope, receive))
@@ -92,8 +94,10 @@ class SharePage:
         if video is None:
             return self.message(404, GONE_TITLE, GONE_TEXT, nonce)
         subtitles = await run_in_threadpool(self.library.subtitles, video)
+        entry = await run_in_threadpool(self.index.entry, video) if self.index else None
         return HTMLResponse(
-            self.render(share, video, subtitles, nonce), headers=_headers(nonce, self.media_sources)
+            self.render(share, video, subtitles, nonce, entry),
+            headers=_headers(nonce, self.media_sources),
         )
 
     def lookup(self, token: str) -> tuple[Share | None, Video | None]:
@@ -107,7 +111,12 @@ class SharePage:
         return share, video
 
     def render(
-        self, share: Share, video: Video, subtitles: tuple[Subtitle, ...], nonce: str
+        self,
+        share: Share,
+        video: Video,
+        subtitles: tuple[Subtitle, ...],
+        nonce: str,
+        entry: IndexEntry | None = None,
     ) -> str:
         """Return the page: title, note, the player and when the link stops working."""
         ttl = max(1, int(min(self.token_seconds, share.expires - self.clock())))
@@ -116,7 +125,7 @@ class SharePage:
             # Relative to /share/<token>, so the page works under any server.baseUrlPath.
             return ".." + media_url(self.media_signer.issue(scope, share.holder, ttl), name)
 
-        source = source_for(video, subtitles, url, ".." + hls_script_path())
+        source = source_for(video, subtitles, url, ".." + hls_script_path(), entry=entry)
         data = json.dumps(asdict(source)).replace("<", "\\u003c")
         until = format_utc(share.expires)
         note = f"<p>{html.escape(share.note)}</p>" if share.note else ""
