@@ -15,7 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from lib.accounts import AccountsError
-from lib.app import ENTRY_PAGE, middleware, routes
+from lib.app import ENTRY_PAGE, lifespan, middleware, routes
 from lib.services import Services, build_services, install
 from lib.settings import SettingsError, settings_or_exit
 from lib.storage import StorageError
@@ -51,4 +51,9 @@ def services_or_exit() -> Services:
 services = services_or_exit()
 # `streamlit run` finds the app by reading this file for a call of st.App, so the call is
 # here; everything it serves beside the pages comes from the factory in lib/app.py.
-app = st.App(ENTRY_PAGE, routes=routes(services), middleware=middleware(services))
+app = st.App(
+    ENTRY_PAGE,
+    routes=routes(services),
+    middleware=middleware(services),
+    lifespan=lifespan(services),
+)

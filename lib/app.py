@@ -8,11 +8,16 @@ these return.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Any
 
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
+from lib.ingest.indexer import Indexer
 from lib.services import Services
 from lib.web.assets import asset_routes
 from lib.web.headers import SecurityHeaders
@@ -61,3 +66,22 @@ def middleware(services: Services) -> list[Middleware]:
         Middleware(SecurityHeaders, media_sources=services.media_sources),
         Middleware(IdentityEncoding),
     ]
+
+
+def lifespan(services: Services) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """Return the app's lifespan: the library indexer runs in the background while the app
+    serves (unless --no_index), and stops with it."""
+
+    @contextlib.asynccontextmanager
+    async def run(_app: Any) -> AsyncIterator[None]:
+        indexer = None
+        if not services.settings.no_index:
+            indexer = Indexer(services.storage, services.library, services.index)
+            indexer.start()
+        try:
+            yield None
+        finally:
+            if indexer is not None:
+                indexer.stop(5.0)
+
+    return run

@@ -137,6 +137,13 @@ OPTIONS: tuple[Option, ...] = (
         metavar="SECONDS",
     ),
     Option(
+        "no_index",
+        "do not index the library in the background (posters, lengths and seek previews "
+        "for titles that lack them)",
+        kind=bool,
+        default=False,
+    ),
+    Option(
         "stats_ttl",
         "seconds the stats page's full scan of the library is cached",
         kind=float,
@@ -185,6 +192,7 @@ class Settings:
     cookie_expiry_days: float = 7.0
     token_hours: float = 6.0
     cache_ttl: float = 60.0
+    no_index: bool = False
     stats_ttl: float = 3600.0
     warnings: tuple[str, ...] = ()
 

@@ -6,8 +6,19 @@ import pandas as pd
 import streamlit as st
 
 from lib.format import format_duration, format_size, size_unit
+from lib.library import Video
 from lib.services import current
-from lib.stats import DEFAULT_PRICES, TIER_LABELS, ProblemKind, Report, ScanProgress, monthly_cost
+from lib.stats import (
+    DEFAULT_PRICES,
+    TIER_LABELS,
+    IndexProgress,
+    ProblemKind,
+    Report,
+    ScanProgress,
+    index_progress,
+    monthly_cost,
+    with_index,
+)
 from lib.storage import StorageError
 from lib.ui.markdown import escape
 
@@ -178,15 +189,69 @@ else:
         column_config={"name": "full name"},
     )
 
+
+INDEX_REFRESH_SECONDS = 3
+
+
+def index_state() -> tuple[list[Video], IndexProgress] | None:
+    """Return the titles and how far the index has got (None, said, when storage fails)."""
+    try:
+        videos = services.library.all_videos()
+    except StorageError as error:
+        st.error(f"The library cannot be listed right now: {escape(str(error))}")
+        return None
+    return videos, index_progress(videos, services.index)
+
+
+def draw_index(live: bool) -> None:
+    """How far the library index has got (`live`: redrawn while titles wait)."""
+    state = index_state()
+    if state is None:
+        return
+    _, progress = state
+    text = f"Indexed {progress.indexed:,} of {progress.total:,} playable titles"
+    if progress.unreadable:
+        text += f" ({progress.unreadable:,} cannot be read: see the index column below)"
+    st.progress(progress.fraction, text=text)
+    if services.settings.no_index:
+        st.caption("The background indexer is off (--no_index).")
+    elif progress.to_do:
+        st.caption(
+            f"{progress.to_do:,} to do: posters, lengths and seek previews are being made, "
+            "one title at a time."
+        )
+    elif live:
+        st.rerun()  # done: redraw the page (its video table) once, then stop polling
+
+
+st.header("Library index")
+first = index_state()
+waiting = first is not None and first[1].to_do > 0 and not services.settings.no_index
+if waiting:
+    st.fragment(run_every=INDEX_REFRESH_SECONDS)(lambda: draw_index(live=True))()
+else:
+    draw_index(live=False)
+
+try:
+    indexed = {
+        video.name: entry
+        for video in services.library.all_videos()
+        if (entry := services.index.entry(video)) is not None
+    }
+except StorageError:
+    indexed = {}
 st.header("Videos")
 st.dataframe(
-    report.videos,
+    with_index(report.videos, indexed),
     hide_index=True,
     column_config={
         "bytes": SIZE_COLUMN,
         "duration_seconds": st.column_config.NumberColumn("duration", format="duration"),
         "average_kbps": st.column_config.NumberColumn("average kbit/s", format="%.0f"),
         "storage_tier": "storage tier",
+        "video_codec": "video codec",
+        "audio_codec": "audio codec",
+        "recorded": st.column_config.DatetimeColumn("recorded", format="YYYY-MM-DD"),
     },
 )
 st.download_button(

@@ -167,6 +167,9 @@ def app_env(**extra: str) -> dict[str, str]:
     env.update(
         HOMEMOVIES_PASSWORD=ADMIN_PASSWORD,
         HOMEMOVIES_COOKIE_KEY=COOKIE_KEY,
+        # The background indexer writes .homemovies/index/ and runs ffmpeg: only the tests of
+        # the index turn it on (HOMEMOVIES_NO_INDEX="false"), so the others see what they made.
+        HOMEMOVIES_NO_INDEX="true",
         STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
     )
     env.update(extra)

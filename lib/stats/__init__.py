@@ -30,6 +30,7 @@ __all__ = [
     "NOT_A_VIDEO",
     "NOT_IN_A_TAB",
     "TIER_LABELS",
+    "IndexProgress",
     "LibraryStats",
     "Problem",
     "ProblemKind",
@@ -38,10 +39,12 @@ __all__ = [
     "ScanProgress",
     "Totals",
     "check_playlist",
+    "index_progress",
     "locate",
     "monthly_cost",
     "resolve",
     "scan_library",
+    "with_index",
 ]
 
 
