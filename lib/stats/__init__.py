@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from lib.cache import TTLCache
+from lib.stats.index import IndexProgress, index_progress, with_index
 from lib.stats.labels import DEFAULT_PRICES, KIND_LABELS, NOT_A_VIDEO, NOT_IN_A_TAB, TIER_LABELS
 from lib.stats.playlists import check_playlist, resolve
 from lib.stats.problems import MAX_LISTED, Problem, ProblemKind, Problems
