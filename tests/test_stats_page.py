@@ -199,3 +199,23 @@ def test_an_empty_library_says_so(tmp_path, users):
     assert [info.value for info in at.info] == [
         "The library is empty. Add a folder of videos to the bucket (see README)."
     ]
+
+
+def test_an_admin_sees_how_far_the_library_index_has_got(services):
+    from lib.media_index import IndexEntry, version_of
+
+    playable = [video for video in services.library.all_videos() if video.playable]
+    first = playable[0]
+    etag, size = version_of(first)
+    services.index.put(
+        IndexEntry(first.name, etag, size, video_codec="h264", width=320, height=180)
+    )
+    at = stats_page()
+    assert [header.value for header in at.header][-2:] == ["Library index", "Videos"]
+    bars = [bar.proto.text for bar in at.get("progress")]
+    assert f"Indexed 1 of {len(playable)} playable titles" in bars
+    assert any(f"{len(playable) - 1} to do" in caption.value for caption in at.caption)
+    videos = next(frame.value for frame in at.dataframe if "video_codec" in frame.value.columns)
+    row = videos[videos["name"] == first.name].iloc[0]
+    assert (row["video_codec"], row["resolution"], row["index"]) == ("h264", "320×180", "indexed")
+    assert set(videos[videos["name"] != first.name]["index"]) <= {"to do"}
