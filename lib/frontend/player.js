@@ -6,6 +6,10 @@
 // title at once (from `data.offers`) and, once it plays, tells Python, which reruns only the
 // player.
 // The share page imports this same module and calls the default export itself.
+// Below the video a small seek bar of our own shows, where the library index has a seek
+// preview, the sprite cell of the time under the pointer; the native controls stay for the
+// rest (keys, speed, subtitles, fullscreen, Safari's own HLS). On the library page the module
+// also marks the cards of titles this browser cannot decode.
 
 const MAX_NETWORK_RETRIES = 3;
 const MAX_MEDIA_RECOVERIES = 2;
@@ -13,7 +17,9 @@ const SPEEDS = [0.5, 0.75, 1, 1.25, 1.5, 2];
 const REPORT_EVERY_MS = 5000;
 const SEEK_SECONDS = 10;
 const TELL_AFTER_MS = 2000; // tell Python of a click by then, even if nothing plays yet
+const NO_PICTURE = "This browser cannot show this video's picture (its format needs converting).";
 const hlsModules = new Map();
+const decodable = new Map(); // "engine mime" -> whether this browser decodes it
 
 function loadHls(url) {
   if (!hlsModules.has(url)) {
@@ -28,6 +34,216 @@ function showError(state, message) {
   state.error.textContent = message;
   state.error.hidden = false;
   state.root.dataset.state = "error";
+}
+
+function element(tag, className) {
+  const made = document.createElement(tag);
+  if (className) made.className = className;
+  return made;
+}
+
+// The title plays (its sound does) but shows no picture: the browser has no decoder for its
+// video codec (HEVC in Chromium without hardware decoding). Paused once, so the viewer reads
+// why; playing it again gives the sound alone, which is theirs to choose.
+function checkPicture(state) {
+  const video = state.video;
+  if (state.noPicture || !state.hasPicture || video.videoWidth > 0) return;
+  state.noPicture = true;
+  video.pause();
+  state.error.replaceChildren(Object.assign(element("p"), { textContent: NO_PICTURE }));
+  if (state.convert) {
+    const how = Object.assign(element("p"), { textContent: "An admin can convert it:" });
+    const block = element("pre");
+    block.append(Object.assign(element("code"), { textContent: state.convert }));
+    state.error.append(how, block);
+  }
+  state.error.hidden = false;
+  state.root.dataset.state = "nopicture";
+}
+
+// ----- the seek bar and its preview -----
+
+function knownDuration(video) {
+  return Number.isFinite(video.duration) && video.duration > 0 ? video.duration : 0;
+}
+
+function clockTime(seconds) {
+  const whole = Math.max(0, Math.floor(seconds));
+  const [hours, minutes, rest] = [Math.floor(whole / 3600), Math.floor(whole / 60) % 60, whole % 60];
+  const tail = `${String(rest).padStart(2, "0")}`;
+  return hours ? `${hours}:${String(minutes).padStart(2, "0")}:${tail}` : `${minutes}:${tail}`;
+}
+
+// "01:02.500" or "00:01:02.500" as seconds (NaN when it is neither).
+function vttSeconds(text) {
+  const parts = text.trim().split(":");
+  if (parts.length < 2 || parts.length > 3 || parts.some((part) => part === "")) return NaN;
+  return parts.reduce((total, part) => total * 60 + Number(part), 0);
+}
+
+// The cues of a seek-preview map, in time order. Ingest and the indexer write one cue per
+// thumbnail, its text naming a cell of a sprite sheet: `sprite.jpg#xywh=X,Y,W,H`, resolved
+// against the map's own URL (so the sheet travels under the map's media token).
+function parsePreview(text, base) {
+  const lines = text.replace(/\r\n?/g, "\n").split("\n");
+  if (!/^\uFEFF?WEBVTT(\s|$)/.test(lines[0] || "")) return [];
+  const cues = [];
+  lines.forEach((line, index) => {
+    const times = line.split("-->");
+    if (times.length !== 2) return;
+    const start = vttSeconds(times[0]);
+    const end = vttSeconds(times[1].trim().split(/\s/)[0]); // cue settings may follow
+    const cell = /^(.+)#xywh=(?:pixel:)?(\d+),(\d+),(\d+),(\d+)$/.exec((lines[index + 1] || "").trim());
+    if (!cell || !(end > start) || Number(cell[4]) === 0 || Number(cell[5]) === 0) return;
+    const [x, y, width, height] = cell.slice(2).map(Number);
+    cues.push({ start, end, src: new URL(cell[1], base).href, x, y, width, height });
+  });
+  return cues.sort((a, b) => a.start - b.start);
+}
+
+function cueAt(cues, time) {
+  let found = null;
+  for (const cue of cues) {
+    if (cue.start > time) break;
+    found = cue;
+  }
+  return found;
+}
+
+function makeScrub() {
+  const bar = element("div", "hm-scrub");
+  // The native controls' own seek bar stays the one assistive technology and keys use.
+  bar.setAttribute("aria-hidden", "true");
+  const track = element("div", "hm-scrub-track");
+  const buffered = element("div", "hm-scrub-buffered");
+  const played = element("div", "hm-scrub-played");
+  track.append(buffered, played);
+  const preview = element("div", "hm-preview");
+  preview.hidden = true;
+  const frame = element("div", "hm-preview-frame");
+  const image = element("img");
+  image.alt = "";
+  image.draggable = false;
+  frame.append(image);
+  const time = element("span", "hm-preview-time");
+  preview.append(frame, time);
+  bar.append(track, preview);
+  return { bar, track, buffered, played, preview, frame, image, time, cues: [], dragging: null, hover: null };
+}
+
+function drawProgress(state) {
+  const { video, scrub } = state;
+  const duration = knownDuration(video);
+  const percent = (seconds) => `${duration ? Math.min(100, (seconds / duration) * 100) : 0}%`;
+  scrub.played.style.width = percent(scrub.dragging ? scrub.dragging.time : video.currentTime);
+  // The buffered range around the playing position (the others would only be noise).
+  let [start, end] = [0, 0];
+  for (let i = 0; i < video.buffered.length; i++) {
+    if (video.buffered.start(i) <= video.currentTime + 0.5 && video.currentTime <= video.buffered.end(i)) {
+      [start, end] = [video.buffered.start(i), video.buffered.end(i)];
+      break;
+    }
+  }
+  scrub.buffered.style.left = percent(start);
+  scrub.buffered.style.width = percent(end - start);
+}
+
+// Where on the bar `event` is: its time in the title, and its x from the bar's left edge.
+function pointerAt(state, event) {
+  const scrub = state.scrub;
+  const track = scrub.track.getBoundingClientRect();
+  const fraction = Math.min(1, Math.max(0, (event.clientX - track.left) / track.width));
+  // Before the video knows its length (HLS: its playlist is still loading) the map's does.
+  const duration = knownDuration(state.video) || (scrub.cues.length ? scrub.cues.at(-1).end : 0);
+  return { time: fraction * duration, x: event.clientX - scrub.bar.getBoundingClientRect().left, duration };
+}
+
+function drawPreview(state, event) {
+  const scrub = state.scrub;
+  const at = pointerAt(state, event);
+  const cue = at.duration ? cueAt(scrub.cues, at.time) : null;
+  if (!cue) {
+    scrub.preview.hidden = true;
+    return;
+  }
+  if (scrub.image.src !== cue.src) scrub.image.src = cue.src;
+  // Style properties set one by one: the share page's policy refuses style attributes.
+  scrub.frame.style.width = `${cue.width}px`;
+  scrub.frame.style.height = `${cue.height}px`;
+  scrub.image.style.left = `${-cue.x}px`;
+  scrub.image.style.top = `${-cue.y}px`;
+  scrub.preview.dataset.hmCell = `${cue.x},${cue.y}`;
+  scrub.preview.dataset.hmTime = at.time.toFixed(2);
+  scrub.time.textContent = clockTime(at.time);
+  scrub.preview.hidden = false;
+  const room = scrub.bar.clientWidth - scrub.preview.offsetWidth;
+  scrub.preview.style.left = `${Math.max(0, Math.min(room, at.x - scrub.preview.offsetWidth / 2))}px`;
+}
+
+// Fetched once the title plays (or the pointer first comes to the bar), not with it: the
+// first frame does not share the link with the map and its sprite sheet.
+function loadPreview(state) {
+  if (!state.previewUrl || state.previewLoading) return;
+  state.previewLoading = true;
+  fetch(state.previewUrl, { credentials: "omit" })
+    .then((response) => (response.ok ? response.text() : ""))
+    .then((text) => {
+      if (state.disposed) return;
+      const cues = parsePreview(text, state.previewUrl);
+      state.scrub.cues = cues;
+      if (cues.length) state.scrub.image.src = cues[0].src; // the sheet is ready by the first hover
+      if (state.scrub.hover) drawPreview(state, state.scrub.hover);
+    })
+    .catch(() => {}); // no map, or not one: the bar still seeks, without a preview
+}
+
+function seekTo(state, time) {
+  state.scrub.dragging = state.scrub.dragging && { time };
+  // One seek at a time while dragging (hls.js loads a segment for each); the last one on release.
+  if (!state.video.seeking) state.video.currentTime = time;
+  drawProgress(state);
+}
+
+function attachScrub(state) {
+  const { scrub, video } = state;
+  const bar = scrub.bar;
+  const hide = () => {
+    scrub.hover = null;
+    scrub.preview.hidden = true;
+  };
+  bar.addEventListener("pointerenter", (event) => {
+    loadPreview(state);
+    scrub.hover = event;
+    drawPreview(state, event);
+  });
+  bar.addEventListener("pointermove", (event) => {
+    scrub.hover = event;
+    if (scrub.dragging) seekTo(state, pointerAt(state, event).time);
+    drawPreview(state, event);
+  });
+  bar.addEventListener("pointerdown", (event) => {
+    if (event.button !== 0 || !knownDuration(video)) return;
+    event.preventDefault(); // no text selection, no focus leaving the player
+    bar.setPointerCapture(event.pointerId);
+    scrub.dragging = { time: video.currentTime };
+    scrub.hover = event;
+    seekTo(state, pointerAt(state, event).time);
+    drawPreview(state, event);
+  });
+  const release = (event) => {
+    if (!scrub.dragging) return;
+    const time = pointerAt(state, event).time;
+    scrub.dragging = null;
+    if (event.type === "pointerup") video.currentTime = time;
+    drawProgress(state);
+    if (event.pointerType !== "mouse") hide(); // a finger has left: nothing hovers any more
+  };
+  bar.addEventListener("pointerup", release);
+  bar.addEventListener("pointercancel", release);
+  bar.addEventListener("pointerleave", () => !scrub.dragging && hide());
+  for (const name of ["timeupdate", "progress", "durationchange", "seeking", "emptied"]) {
+    video.addEventListener(name, () => drawProgress(state));
+  }
 }
 
 // Tell the app where playback is (POST to the title's report URL, lib/web/positions.py); the app
@@ -215,17 +431,24 @@ function mount(root, data) {
   if (data.poster) video.poster = new URL(data.poster, document.baseURI).href;
   const toolbar = document.createElement("div");
   toolbar.className = "hm-toolbar";
-  const error = document.createElement("p");
+  const error = document.createElement("div");
   error.className = "hm-error";
   error.setAttribute("role", "alert");
   error.hidden = true;
-  root.append(video, toolbar, error);
+  const scrub = makeScrub();
+  root.append(video, scrub.bar, toolbar, error);
 
   const state = {
     root,
     video,
     error,
     toolbar,
+    scrub,
+    previewUrl: data.preview ? new URL(data.preview, document.baseURI).href : "",
+    previewLoading: false,
+    hasPicture: Boolean(data.hasPicture),
+    convert: data.convert || "",
+    noPicture: false,
     tracks: 0,
     src: data.src,
     name: data.name || "",
@@ -250,7 +473,13 @@ function mount(root, data) {
 
   state.onKey = keyHandler(state);
   root.addEventListener("keydown", state.onKey, true);
-  video.addEventListener("playing", () => (root.dataset.state = "playing"));
+  attachScrub(state);
+  video.addEventListener("playing", () => {
+    if (!state.noPicture) root.dataset.state = "playing";
+    checkPicture(state);
+    loadPreview(state);
+  });
+  video.addEventListener("timeupdate", () => video.currentTime > 0 && checkPicture(state));
   video.addEventListener("pause", () => !video.seeking && report(state, false));
   video.addEventListener("ended", () => report(state, true));
   state.timer = setInterval(() => !video.paused && report(state, false), REPORT_EVERY_MS);

@@ -73,8 +73,12 @@ MAY_NOT_PLAY = "May not play in this browser"
 
 
 def convert_command(video: Video) -> str:
-    """Return the ingest command turning an unplayable object into an HLS title beside it."""
-    return f"python -m lib.ingest --existing {shlex.quote(video.name)}"
+    """Return the ingest command turning an object into an HLS title beside it; a file some
+    browsers play (a phone's HEVC) moves into the new title's folder as its original."""
+    command = f"python -m lib.ingest --existing {shlex.quote(video.name)}"
+    if video.kind is Kind.FILE:
+        command += " --keep-original --delete-original"
+    return command
 
 
 def poster_html(url: str | None, title: str, duration: float | None = None) -> str:
