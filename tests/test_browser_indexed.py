@@ -113,8 +113,8 @@ def test_every_card_gets_a_poster_and_a_length_from_the_apps_own_indexer(
     wait_until(ready, "every card to show a loaded poster and a length", timeout=120)
     lengths = page.locator(".hm-duration").all_inner_texts()
     assert lengths == ["0:03"] * len(TITLES)
-    posed = page.locator(".hm-card").filter(has=page.get_by_text("Posed", exact=True))
-    assert "Posed.jpg" in posed.locator("img").get_attribute("src")  # its own poster is kept
+    posed = page.locator(f'[data-hm-play="{TAB}/Posed.mp4"] img')
+    assert "Posed.jpg" in posed.get_attribute("src")  # its own poster is kept
     made = list((library / INDEX_PREFIX).rglob("poster.jpg"))
     assert len(made) == len(TITLES) - 1  # a poster for each title without one, none for Posed
     assert not [p for p in (library / TAB).rglob("*") if p.name.startswith(".")]

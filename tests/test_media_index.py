@@ -51,7 +51,12 @@ def entry_for(video: Video, **more: object) -> IndexEntry:
 
 def test_an_entry_survives_the_catalog_round_trip():
     video = file_video()
-    entries = [entry_for(video), IndexEntry("Trips/Bad.mp4", "e2", 5, Status.UNREADABLE, error="x")]
+    hls = Video("Trips", "Walk", "Trips/Walk.hls/", Kind.HLS)  # no size, no ETag: left out
+    entries = [
+        entry_for(video),
+        IndexEntry("Trips/Bad.mp4", "e2", 5, Status.UNREADABLE, error="x"),
+        entry_for(hls),
+    ]
     parsed = parse_catalog(catalog_json(entries))
     assert parsed == {entry.name: entry for entry in entries}
     assert parsed["Trips/Bad.mp4"].status is Status.UNREADABLE

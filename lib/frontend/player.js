@@ -198,7 +198,7 @@ function loadPreview(state) {
 }
 
 function seekTo(state, time) {
-  state.scrub.dragging = state.scrub.dragging && { time };
+  if (state.scrub.dragging) state.scrub.dragging.time = time;
   // One seek at a time while dragging (hls.js loads a segment for each); the last one on release.
   if (!state.video.seeking) state.video.currentTime = time;
   drawProgress(state);
@@ -568,8 +568,55 @@ function listening(root, on) {
   else delete document.documentElement.dataset.hmPlayer;
 }
 
+// ----- cards this browser cannot play -----
+
+// Whether this browser decodes `mime` the way the card's title is played (lib/ui/grid.py): a
+// file by the <video> element itself; an HLS title through Media Source, as hls.js does
+// (preferring ManagedMediaSource, as it does), or by the element's own HLS where there is none.
+function decodes(mime, engine) {
+  const key = `${engine} ${mime}`;
+  if (!decodable.has(key)) {
+    const video = document.createElement("video");
+    const Source = window.ManagedMediaSource || window.MediaSource;
+    let answer;
+    if (engine !== "mse") answer = video.canPlayType(mime) !== "";
+    else if (Source) answer = Source.isTypeSupported(mime);
+    else answer = video.canPlayType("application/vnd.apple.mpegurl") !== "" && video.canPlayType(mime) !== "";
+    decodable.set(key, answer);
+  }
+  return decodable.get(key);
+}
+
+function markCards() {
+  for (const card of document.querySelectorAll(".hm-card[data-hm-mime]:not([data-hm-checked])")) {
+    card.dataset.hmChecked = "";
+    if (decodes(card.dataset.hmMime, card.dataset.hmEngine)) continue;
+    card.dataset.hmUnsupported = "";
+    for (const note of card.querySelectorAll(".hm-maynot, .hm-maynot-admin")) note.hidden = false;
+  }
+}
+
+// Streamlit draws the cards anew whenever it likes (tabs, pages, search): one observer for the
+// whole page marks the new ones, at most once a frame however many changes a run makes.
+function watchCards() {
+  if (window.__hmCardWatch) return;
+  window.__hmCardWatch = true;
+  let queued = false;
+  const queue = () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      markCards();
+    });
+  };
+  new MutationObserver(queue).observe(document.body, { childList: true, subtree: true });
+  queue();
+}
+
 export default function ({ parentElement, data, setTriggerValue }) {
   const root = parentElement.querySelector(".hm-player");
+  if (setTriggerValue) watchCards(); // the library page (the share page has no cards)
   root.__hmOffers = data.offers || {};
   root.__hmOpen = setTriggerValue ? (name) => setTriggerValue("open", name) : null;
   if (!root.__hmOnClick) {

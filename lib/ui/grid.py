@@ -85,7 +85,11 @@ def poster_html(url: str | None, title: str, duration: float | None = None) -> s
     """Return a 16:9 poster from `url` (with the title's length over it, when known), or a
     neutral placeholder naming the title."""
     if url:
-        length = f'<span class="hm-duration">{format_position(duration)}</span>' if duration else ""
+        length = ""
+        if duration:  # a length for the eye; the button's label names the title
+            length = (
+                f'<span class="hm-duration" aria-hidden="true">{format_position(duration)}</span>'
+            )
         return (
             f'<span class="hm-poster"><img src="{html.escape(url)}" alt="" loading="lazy">'
             f"{length}</span>"
