@@ -7,16 +7,14 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from lib.ingest.playlists import AUDIO_CODEC, avc_codec
+from lib.ingest.indexer import Indexer
 from lib.library import Kind, Library, Video
-from lib.media_index import IndexEntry, MediaIndex, version_of
+from lib.media_index import MediaIndex
 from lib.storage.local import LocalStorage
 from lib.ui.grid import MAY_NOT_PLAY, convert_command
 from scripts.make_demo import encode_mp4
@@ -31,7 +29,7 @@ from tests.conftest import (
     stop_app,
 )
 from tests.ingest_run import run_ingest
-from tests.media_fixtures import audio_streams, make_fixture, probe, rotation, video_stream
+from tests.media_fixtures import make_fixture
 from tests.ui import open_tab, sign_in, video_js, wait_until_playing
 from tests.users import write_users
 
@@ -44,65 +42,16 @@ H264 = "Beach"  # a phone's H.264 .mp4
 PREVIEW_MAP = f"{TAB}/{PREVIEWED}.hls/preview/thumbnails.vtt"
 NO_PICTURE = "This browser cannot show this video's picture (its format needs converting)."
 CONVERT = convert_command(Video(TAB, HEVC, f"{TAB}/{HEVC}.mov", Kind.FILE))
-HEVC_PROFILES = {"Main": "1.6", "Main 10": "2.4"}  # profile_idc.compatibility flags
-AAC_TYPES = {"LC": AUDIO_CODEC, "HE-AAC": "mp4a.40.5"}
 CUE = re.compile(r"([\d:.]+) --> ([\d:.]+)\n[^\n#]+#xywh=(\d+),(\d+),\d+,\d+")
 
 
-# ----- the library index (until the indexer makes it) -----
-
-
-def codec_string(stream: dict[str, Any]) -> str:
-    """Return the RFC 6381 codec of an ffprobe stream: avc1.64001f, hvc1.1.6.L93.B0, mp4a.40.2."""
-    name, profile = stream["codec_name"], stream.get("profile", "")
-    if name == "h264":
-        return avc_codec(profile, stream["level"], constrained=profile.startswith("Constrained"))
-    if name == "hevc":
-        tag = stream["codec_tag_string"] if stream["codec_tag_string"] == "hev1" else "hvc1"
-        return f"{tag}.{HEVC_PROFILES[profile]}.L{stream['level']}.B0"
-    if name == "aac":
-        return AAC_TYPES[profile]
-    raise AssertionError(f"no codec string for {name}")
-
-
-def entry_for(video: Video, path: Path, library_dir: Path) -> IndexEntry:
-    """Return the index entry of `video` (whose playlist or file is `path`), from ffprobe."""
-    info = probe(path)
-    # An HLS master lists every rung: the largest is the one a browser must decode.
-    videos = [s for s in info["streams"] if s.get("codec_type") == "video"]
-    picture = max(videos, key=lambda s: s["height"]) if videos else video_stream(info)
-    sound = next(iter(audio_streams(info)), None)
-    codecs = ",".join(codec_string(stream) for stream in (picture, sound) if stream)
-    width, height = (picture["width"], picture["height"]) if picture else (None, None)
-    if picture and rotation(picture) % 180:
-        width, height = height, width
-    created = info["format"].get("tags", {}).get("creation_time")
-    preview = video.name + "preview/thumbnails.vtt" if video.kind is Kind.HLS else None
-    etag, size = version_of(video)
-    return IndexEntry(
-        name=video.name,
-        etag=etag,
-        size=size,
-        duration=float(info["format"]["duration"]),
-        width=width,
-        height=height,
-        video_codec=picture["codec_name"] if picture else None,
-        audio_codec=sound["codec_name"] if sound else None,
-        mime=f'video/mp4; codecs="{codecs}"',
-        recorded=datetime.fromisoformat(created) if created else None,
-        poster=video.poster,
-        preview=preview if preview and (library_dir / preview).is_file() else None,
-    )
+# ----- the library index -----
 
 
 def index_library(library_dir: Path) -> None:
-    """Write the library index of every playable title in `library_dir`."""
+    """Index every playable title in `library_dir` with the app's own indexer (one pass)."""
     storage = LocalStorage(library_dir)
-    index = MediaIndex(storage)
-    for video in Library(storage).all_videos():
-        if video.playable:
-            index.put(entry_for(video, library_dir / video.playlist, library_dir))
-    index.save(force=True)
+    Indexer(storage, Library(storage), MediaIndex(storage)).run_once()
 
 
 # ----- the app -----
@@ -123,8 +72,7 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def index_app(library: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    """The app on that library, with an admin and a viewer account; its own indexer is off
-    while `index_library` makes the index."""
+    """The app on that library, with an admin and a viewer account (the index is made)."""
     users = write_users(
         tmp_path_factory.mktemp("index-users") / "users.yaml",
         {VIEWER: (VIEWER_PASSWORD, "viewer")},
