@@ -25,6 +25,8 @@ from lib.web.media import IdentityEncoding, MediaEndpoint, media_routes
 from lib.web.positions import ProgressEndpoint, progress_routes
 from lib.web.share_page import SharePage, share_routes
 
+# A pass over the library's listings (cached for --cache_ttl) this often finds new titles.
+INDEX_EVERY_SECONDS = 120.0
 ENTRY_PAGE = Path(__file__).resolve().parent.parent / "pages" / "main.py"
 
 
@@ -76,7 +78,13 @@ def lifespan(services: Services) -> Callable[[Any], AbstractAsyncContextManager[
     async def run(_app: Any) -> AsyncIterator[None]:
         indexer = None
         if not services.settings.no_index:
-            indexer = Indexer(services.storage, services.library, services.index)
+            indexer = Indexer(
+                services.storage,
+                services.library,
+                services.index,
+                clock=services.clock,
+                idle_seconds=INDEX_EVERY_SECONDS,
+            )
             indexer.start()
         try:
             yield None
