@@ -252,6 +252,35 @@ KINDS: dict[str, FixtureSpec] = {
         bit_rate=1_900_000,
         format_name=_MOV,
     ),
+    # For the library indexer: the moov first (phone_h264 keeps it last), a big one to show
+    # that only a part of a file is read, and MPEG-4 Part 2 in an MP4.
+    "faststart_h264": _video(
+        "faststart_h264.mp4",
+        1280,
+        720,
+        frame_rate="30/1",
+        creation_time=CREATION_TIME,
+        format_name=_MOV,
+    ),
+    "big_faststart": _video(
+        "big_faststart.mp4",
+        640,
+        360,
+        duration=60.0,
+        frame_rate="30/1",
+        bit_rate=3_600_000,
+        format_name=_MOV,
+    ),
+    "mpeg4_mp4": _video(
+        "mpeg4_mp4.mp4",
+        640,
+        480,
+        "mpeg4",
+        field_order=None,  # ffprobe leaves it out
+        frame_rate="25/1",
+        creation_time=CREATION_TIME,
+        format_name=_MOV,
+    ),
     "not_video": _broken("not_video.mp4"),
     "zero_bytes": _broken("zero_bytes.mov"),
     "truncated": _broken("truncated.mp4"),
@@ -683,6 +712,50 @@ def _low_bitrate_1080(out: Path, spec: FixtureSpec) -> None:
     )
 
 
+def _faststart_mp4(out: Path, *, dated: bool = True) -> list[str]:
+    """The output options of an MP4 with its moov atom first (and creation_time, if `dated`)."""
+    date = ["-metadata", f"creation_time={CREATION_TIME}"] if dated else []
+    return [*date, "-movflags", "+faststart", "-f", "mp4", str(out)]
+
+
+def _faststart_h264(out: Path, spec: FixtureSpec) -> None:
+    _ffmpeg(
+        *_picture("testsrc2", "1280x720", 30, 3),
+        *_tone(440, 3),
+        *_x264("-g", "30"),
+        *_aac("128k"),
+        *_faststart_mp4(out),
+    )
+
+
+def _big_faststart(out: Path, spec: FixtureSpec) -> None:
+    # A minute of noisy picture at 3.5 Mbit/s: about 27 MB, made in seconds (ultrafast).
+    _ffmpeg(
+        *_picture("testsrc2", "640x360", 30, 60),
+        *_tone(440, 60),
+        "-vf",
+        "noise=alls=60:allf=t",
+        *_x264("-b:v", "3500k", "-maxrate", "3500k", "-bufsize", "7000k", "-g", "60"),
+        *_aac("96k"),
+        *_faststart_mp4(out, dated=False),
+    )
+
+
+def _mpeg4_mp4(out: Path, spec: FixtureSpec) -> None:
+    _ffmpeg(
+        *_picture("mandelbrot", "640x480", 25, 3),
+        *_tone(330, 3),
+        "-c:v",
+        "mpeg4",
+        "-q:v",
+        "5",
+        "-pix_fmt",
+        "yuv420p",
+        *_aac(),
+        *_faststart_mp4(out),
+    )
+
+
 def _not_video(out: Path, spec: FixtureSpec) -> None:
     out.write_text("hello, not a video\n")
 
@@ -717,6 +790,9 @@ _MAKERS: dict[str, Callable[[Path, FixtureSpec], None]] = {
     "mpg": _mpg,
     "full_hd": _full_hd,
     "low_bitrate_1080": _low_bitrate_1080,
+    "faststart_h264": _faststart_h264,
+    "big_faststart": _big_faststart,
+    "mpeg4_mp4": _mpeg4_mp4,
     "not_video": _not_video,
     "zero_bytes": _zero_bytes,
     "truncated": _truncated,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import m3u8
 
+from lib.ingest.codecs import AUDIO_CODEC, avc_codec
 from lib.ingest.encode import POSTER, PREVIEW_FOLDER, SPRITE_VTT, VARIANT_PLAYLIST, EncodePlan
 from lib.ingest.ladder import Rendition
 from lib.ingest.probe import Source, run_ffprobe
@@ -15,8 +16,6 @@ from lib.library import PLAYLIST_NAME
 
 MASTER = PLAYLIST_NAME  # the name the app plays
 SIDECAR = "info.json"
-AUDIO_CODEC = "mp4a.40.2"  # AAC-LC
-PROFILE_IDC = {"High": 100, "Main": 77, "Baseline": 66, "Constrained Baseline": 66}
 
 
 @dataclass(frozen=True)
@@ -28,12 +27,6 @@ class VariantStats:
     average: int  # over the whole rendition (HLS AVERAGE-BANDWIDTH)
     codecs: str
     size: int  # bytes of its segments
-
-
-def avc_codec(profile: str, level: int, constrained: bool = False) -> str:
-    """The RFC 6381 string of an H.264 stream, e.g. avc1.64001f for High at level 3.1."""
-    flags = 0x40 if constrained else 0
-    return f"avc1.{PROFILE_IDC.get(profile, 100):02x}{flags:02x}{level:02x}"
 
 
 def measure_variant(folder: Path, rendition: Rendition, has_audio: bool) -> VariantStats:
