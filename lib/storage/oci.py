@@ -42,7 +42,7 @@ from lib.storage.protocol import (
     part_digests,
 )
 
-LIST_FIELDS = "name,size,timeCreated,timeModified"
+LIST_FIELDS = "name,size,etag,timeCreated,timeModified"  # the ETag: a title's version
 SCAN_FIELDS = "name,size,etag,timeCreated,timeModified,storageTier"
 PAGE_LIMIT = 1000  # OCI's maximum
 # Files larger than a part go up in parts of this size (OCI takes 10 MiB to 50 GiB a part,
