@@ -185,14 +185,14 @@ class EncodePlan:
         """Write the WebVTT file mapping times to cells of the sprite sheet."""
         lines = ["WEBVTT", ""]
         for start, end, x, y in self.sprite.cells(self.source.duration):
-            lines += [f"{_timestamp(start)} --> {_timestamp(end)}"]
+            lines += [f"{vtt_timestamp(start)} --> {vtt_timestamp(end)}"]
             lines += [f"{SPRITE}#xywh={x},{y},{self.sprite.width},{self.sprite.height}", ""]
         path = self.folder / PREVIEW_FOLDER / SPRITE_VTT
         path.write_text("\n".join(lines), encoding="utf-8")
         return path
 
 
-def _timestamp(seconds: float) -> str:
+def vtt_timestamp(seconds: float) -> str:
     millis = round(seconds * 1000)
     hours, rest = divmod(millis, 3_600_000)
     minutes, rest = divmod(rest, 60_000)

@@ -33,7 +33,7 @@ import m3u8
 
 from lib.ingest.codecs import codec_names, codecs, file_mime, hls_mime, master_codecs
 from lib.ingest.encode import POSTER as HLS_POSTER
-from lib.ingest.encode import PREVIEW_FOLDER, SPRITE_COLUMNS, SpriteLayout, _timestamp
+from lib.ingest.encode import PREVIEW_FOLDER, SPRITE_COLUMNS, SpriteLayout, vtt_timestamp
 from lib.ingest.errors import IngestError
 from lib.ingest.playlists import SIDECAR
 from lib.ingest.probe import source_from_probe
@@ -175,7 +175,7 @@ def sprite_vtt(layout: SpriteLayout, duration: float) -> str:
     """The WebVTT map of a sprite, in ingest's format (cues naming `sprite.jpg#xywh=...`)."""
     lines = ["WEBVTT", ""]
     for start, end, x, y in layout.cells(duration):
-        lines += [f"{_timestamp(start)} --> {_timestamp(end)}"]
+        lines += [f"{vtt_timestamp(start)} --> {vtt_timestamp(end)}"]
         lines += [f"{SPRITE}#xywh={x},{y},{layout.width},{layout.height}", ""]
     return "\n".join(lines)
 
