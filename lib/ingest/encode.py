@@ -193,6 +193,7 @@ class EncodePlan:
 
 
 def vtt_timestamp(seconds: float) -> str:
+    """Return a WebVTT cue time: 75.5 -> "00:01:15.500"."""
     millis = round(seconds * 1000)
     hours, rest = divmod(millis, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
