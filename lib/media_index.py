@@ -89,7 +89,7 @@ class IndexEntry:
         """Return the entry a JSON object describes, or None when it is not one of ours."""
         known = {field.name for field in fields(cls)}
         try:
-            data = {"etag": None, "size": None}  # to_json leaves out what is None
+            data: dict[str, Any] = {"etag": None, "size": None}  # to_json leaves out None
             data.update({key: item for key, item in value.items() if key in known})
             for key in ("recorded", "indexed"):
                 if data.get(key) is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -52,23 +52,24 @@ def _resolution(entry: IndexEntry) -> str | None:
 def with_index(videos: pd.DataFrame, entries: Mapping[str, IndexEntry]) -> pd.DataFrame:
     """Return the stats page's video table with what the index knows of each title: its
     codecs, picture size, recording date and index state, and the duration of files."""
+    import pandas as pd
+
     found = [entries.get(name) for name in videos["name"]]
+
+    def column(value: Callable[[IndexEntry], object]) -> pd.Series:
+        return pd.Series(
+            [value(entry) if entry else None for entry in found], index=videos.index, dtype=object
+        )
+
     frame = videos.assign(
-        video_codec=[entry.video_codec if entry else None for entry in found],
-        audio_codec=[entry.audio_codec if entry else None for entry in found],
-        resolution=[_resolution(entry) if entry else None for entry in found],
-        recorded=[entry.recorded if entry else None for entry in found],
-        index=[
-            "cannot be read"
-            if entry and entry.status is Status.UNREADABLE
-            else "indexed"
-            if entry
-            else "to do"
-            for entry in found
-        ],
+        video_codec=column(lambda entry: entry.video_codec),
+        audio_codec=column(lambda entry: entry.audio_codec),
+        resolution=column(_resolution),
+        recorded=pd.to_datetime(column(lambda entry: entry.recorded), utc=True),
+        index=column(
+            lambda entry: "cannot be read" if entry.status is Status.UNREADABLE else "indexed"
+        ).fillna("to do"),
     )
-    durations = [entry.duration if entry else None for entry in found]
-    frame["duration_seconds"] = frame["duration_seconds"].fillna(
-        frame.assign(_d=durations)["_d"].astype("float64")
-    )
+    durations = column(lambda entry: entry.duration).astype("float64")
+    frame["duration_seconds"] = frame["duration_seconds"].fillna(durations)
     return frame
