@@ -198,7 +198,9 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(
 ) -> None:
     clip = make_fixture("full_hd", media)
     work = tmp_path / "work"
-    oci.server.inject(Fault("slow", method="PUT", path_contains="/o/HD/", delay=0.4, times=1000))
+    # Slow enough that the title's ~14 objects, 4 at a time, take several seconds to go up: the
+    # interrupt lands while most are still to come, however busy the machine.
+    oci.server.inject(Fault("slow", method="PUT", path_contains="/o/HD/", delay=1.5, times=1000))
     mark = oci.server.mark()
     process = start_ingest([*map(str, bucket_flags(oci, work)), "--folder", "HD", str(clip)])
     try:
