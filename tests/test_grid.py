@@ -42,7 +42,7 @@ def test_a_playable_card_is_a_play_button_naming_its_object():
     video = Video("Events", "Wedding", "Events/Wedding.mp4", Kind.FILE, size=3 * 1024 * 1024)
     card = Parsed(card_html(video, poster, download, "Events"))
     assert card.attribute("button", "data-hm-play") == ["Events/Wedding.mp4"]
-    assert card.attribute("img", "src") == ["/video/token/Events/Wedding.mp4.jpg"]
+    assert card.attribute("img", "data-hm-src") == ["/video/token/Events/Wedding.mp4.jpg"]
     assert "Events · 3 MB" in card.text
 
 

@@ -587,7 +587,22 @@ function decodes(mime, engine) {
   return decodable.get(key);
 }
 
+// Posters (lib/ui/grid.py) name their image in `data-hm-src`: it is requested once the browser
+// is idle after drawing, so a screenful of posters does not slow the page becoming usable.
+const whenIdle = window.requestIdleCallback
+  ? (work) => window.requestIdleCallback(work, { timeout: 300 })
+  : (work) => setTimeout(work, 50);
+
+function loadPosters() {
+  const waiting = Array.from(document.querySelectorAll("img[data-hm-src]:not([src])"));
+  if (waiting.length === 0) return;
+  whenIdle(() => {
+    for (const img of waiting) if (!img.getAttribute("src")) img.src = img.dataset.hmSrc;
+  });
+}
+
 function markCards() {
+  loadPosters();
   for (const card of document.querySelectorAll(".hm-card[data-hm-mime]:not([data-hm-checked])")) {
     card.dataset.hmChecked = "";
     if (decodes(card.dataset.hmMime, card.dataset.hmEngine)) continue;

@@ -1,12 +1,14 @@
 """The title grid: cards with a poster (or a neutral placeholder), paged, for any list of titles.
 
-Posters are plain <img> elements pointing at signed media URLs, loaded lazily by the browser,
-so a page of cards costs no storage reads beyond the listing. A playable title's poster and
-name form one HTML button marked `data-hm-play` with its object name: the player component
-handles clicks on those (it starts the title at once and tells Python), so choosing a title
-reruns only the player, never the grid (see lib/ui/library_view.py and lib/frontend/player.js).
-The buttons take clicks only once the player is there to hear them (on a busy machine
-the grid can be drawn before the player's script has run), so no click is lost.
+Posters are plain <img> elements of signed media URLs, loaded lazily: the player's script gives
+each its `src` (from `data-hm-src`) once the browser is idle after drawing the page, so the
+poster requests of a screenful of cards do not compete with the page becoming usable
+(bench.index_page), and a page of cards costs no storage reads beyond the listing. A playable
+title's poster and name form one HTML button marked `data-hm-play` with its object name: the
+player component handles clicks on those (it starts the title at once and tells Python), so
+choosing a title reruns only the player, never the grid (see lib/ui/library_view.py and
+lib/frontend/player.js). The buttons take clicks only once the player is there to hear them (on
+a busy machine the grid can be drawn before the player's script has run), so no click is lost.
 
 A page of cards is one HTML element (a CSS grid), not Streamlit columns and containers: the
 browser drew those about a hundred elements slower than the server made them (on two cores a
@@ -91,7 +93,8 @@ def poster_html(url: str | None, title: str, duration: float | None = None) -> s
                 f'<span class="hm-duration" aria-hidden="true">{format_position(duration)}</span>'
             )
         return (
-            f'<span class="hm-poster"><img src="{html.escape(url)}" alt="" loading="lazy">'
+            f'<span class="hm-poster"><img data-hm-src="{html.escape(url)}" alt="" '
+            'loading="lazy" decoding="async">'
             f"{length}</span>"
         )
     # Hidden from assistive technology: inside a play button, the button's label names it.
