@@ -150,6 +150,13 @@ def test_faults_on_part_uploads_are_survived(
     assert names_below(storage, prefix) == referenced(storage, prefix) | {prefix + "original.avi"}
 
 
+def interruptible() -> None:
+    """In the child: take Ctrl-C as a terminal's foreground command does. A suite started in
+    the background by a shell without job control inherits SIGINT ignored, and Python then
+    never turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_ingest(args: list[str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         ingest_command(*args),
@@ -158,6 +165,7 @@ def start_ingest(args: list[str]) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
 
 
@@ -198,9 +206,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(
 ) -> None:
     clip = make_fixture("full_hd", media)
     work = tmp_path / "work"
-    # Slow enough that the title's ~14 objects, 4 at a time, take several seconds to go up: the
-    # interrupt lands while most are still to come, however busy the machine.
-    oci.server.inject(Fault("slow", method="PUT", path_contains="/o/HD/", delay=1.5, times=1000))
+    oci.server.inject(Fault("slow", method="PUT", path_contains="/o/HD/", delay=0.4, times=1000))
     mark = oci.server.mark()
     process = start_ingest([*map(str, bucket_flags(oci, work)), "--folder", "HD", str(clip)])
     try:
