@@ -4,7 +4,6 @@ version of a title, and two writers (the indexer, another process) do not lose e
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from pathlib import Path
 
 from lib.library import Kind, Video
@@ -22,6 +21,7 @@ from lib.media_index import (
 from lib.search import SortOrder, sort_videos
 from lib.storage.local import LocalStorage
 from lib.ui.grid import MAY_NOT_PLAY, card_html
+from tests.test_grid import Parsed
 
 RECORDED = datetime(2024, 6, 5, 14, 30, tzinfo=UTC)
 
@@ -120,18 +120,8 @@ def test_sorting_by_date_recorded_puts_the_newest_first_and_the_unknown_last():
     assert [v.name for v in ordered] == ["Trips/c.mp4", "Trips/a.mp4", "Trips/b.mp4"]
 
 
-class Card(HTMLParser):
-    def __init__(self, markup: str) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
-        self.feed(markup)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
+class Card(Parsed):
+    """A card as a browser reads it, and its elements by class."""
 
     def with_class(self, name: str) -> list[dict[str, str | None]]:
         return [attrs for _, attrs in self.tags if name in (attrs.get("class") or "").split()]
