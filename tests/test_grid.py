@@ -3,31 +3,11 @@ from the bucket must arrive as text, never as markup."""
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
-
 from lib.library import Kind, Video
 from lib.ui.grid import card_html
+from tests.html_parsed import Parsed
 
 HOSTILE = "Events/<img src=x onerror=alert(1)> \"quoted\" & 'single'"
-
-
-class Parsed(HTMLParser):
-    """The tags, attributes and text of a card, as a browser would read them."""
-
-    def __init__(self, markup: str) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
-        self.feed(markup)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-    def attribute(self, tag: str, name: str) -> list[str | None]:
-        return [attrs.get(name) for t, attrs in self.tags if t == tag and name in attrs]
 
 
 def poster(video: Video) -> str:

@@ -174,6 +174,7 @@ def test_local_backend_scan_write_delete(tmp_path):
     assert storage.list("").prefixes == ("A/",)  # the hidden state folder is not listed
     storage.delete("A/b.mp4")
     assert [info.name for info in storage.scan("A/")] == []
+    assert [info.name for info in storage.scan("Never made/")] == []  # as a bucket answers
     with pytest.raises(NotFound):
         storage.delete("A/b.mp4")
     with pytest.raises(NotFound):

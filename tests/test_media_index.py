@@ -21,7 +21,7 @@ from lib.media_index import (
 from lib.search import SortOrder, sort_videos
 from lib.storage.local import LocalStorage
 from lib.ui.grid import MAY_NOT_PLAY, card_html
-from tests.test_grid import Parsed
+from tests.html_parsed import Parsed
 
 RECORDED = datetime(2024, 6, 5, 14, 30, tzinfo=UTC)
 

@@ -130,13 +130,15 @@ class BucketPublisher:
         sent = Sent()
         self.storage.abort_uploads(prefix)
         todo, present = self.pending(prefix, items)
-        sent.skipped = len(items) - len(todo)
         master = [item for item in todo if item.name == MASTER]
         # Largest first, so a big original is not left travelling alone at the end.
         body = sorted((item for item in todo if item.name != MASTER), key=lambda i: -i.size)
         if prefix + MASTER in present and body:
-            # Replacing a title: hide the old one first, so old and new never mix.
+            # Replacing a title: hide the old one first, so old and new never mix. The new
+            # master is then sent even when it is byte for byte the old one.
             self.storage.delete(prefix + MASTER)
+            master = [item for item in items if item.name == MASTER]
+        sent.skipped = len(items) - len(body) - len(master)
         total = sum(item.size for item in todo)
         started = datetime.now(UTC)
         marker = prefix + INGEST_MARKER

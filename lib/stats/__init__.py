@@ -20,7 +20,7 @@ from lib.stats.playlists import check_playlist, resolve
 from lib.stats.problems import MAX_LISTED, Problem, ProblemKind, Problems
 from lib.stats.report import GIB, Report, Totals, build_report, monthly_cost
 from lib.stats.scan import PLAYLIST_WORKERS, PROGRESS_EVERY, Scan, ScanProgress, locate
-from lib.storage import NotFound, Storage
+from lib.storage import Storage
 from lib.storage.appstate import APP_PREFIX
 
 __all__ = [
@@ -93,10 +93,7 @@ class LibraryStats:
     def totals(self) -> Totals:
         """Objects and bytes without a scan (a bucket's approximate totals), app state left out."""
         objects, size = self.storage.usage()
-        try:
-            state = list(self.storage.scan(APP_PREFIX))
-        except NotFound:
-            state = []
+        state = list(self.storage.scan(APP_PREFIX))
         return Totals(
             objects=max(objects - len(state), 0),
             bytes=max(size - sum(info.size for info in state), 0),

@@ -102,7 +102,10 @@ class LocalStorage:
         return _info(name, result)
 
     def scan(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        folder = self._path(prefix)
+        try:
+            folder = self._path(prefix)
+        except NotFound:
+            return  # nothing below it, as a bucket answers
         for dirpath, dirnames, filenames in os.walk(folder):
             dirnames.sort()
             relative = os.path.relpath(dirpath, self.root)

@@ -75,7 +75,8 @@ class Storage(Protocol):
         ...
 
     def scan(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Yield every object below `prefix`, at any depth, in name order (a full scan)."""
+        """Yield every object below `prefix`, at any depth, in name order (a full scan); nothing
+        when no object is below it."""
         ...
 
     def usage(self) -> tuple[int, int]:
