@@ -9,8 +9,10 @@ these return.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +20,60 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from lib.ingest.indexer import Indexer
+from lib.ingest.intake import Intake
+from lib.ingest.worker import JobWorker
 from lib.services import Services
 from lib.web.assets import asset_routes
 from lib.web.headers import SecurityHeaders
 from lib.web.media import IdentityEncoding, MediaEndpoint, media_routes
 from lib.web.positions import ProgressEndpoint, progress_routes
 from lib.web.share_page import SharePage, share_routes
+from lib.web.uploads import UploadEndpoint, upload_routes
 
 # A pass over the library's listings (cached for --cache_ttl) this often finds new titles.
 INDEX_EVERY_SECONDS = 120.0
 ENTRY_PAGE = Path(__file__).resolve().parent.parent / "pages" / "main.py"
+
+
+@dataclass(frozen=True)
+class Conversions:
+    """What turns uploads into titles in this process: the intake of finished uploads and
+    the worker (None with --workers 0: another machine converts)."""
+
+    intake: Intake
+    worker: JobWorker | None
+
+
+_conversions: dict[int, tuple[Services, Conversions]] = {}
+_conversions_lock = threading.Lock()
+
+
+def conversions(services: Services) -> Conversions:
+    """Return the one intake and worker of `services` (the routes and lifespan share them)."""
+    with _conversions_lock:
+        known = _conversions.get(id(services))
+        if known is not None and known[0] is services:
+            return known[1]
+        settings = services.settings
+        worker = None
+        if settings.workers > 0:
+            worker = JobWorker(
+                settings,
+                services.storage,
+                services.jobs,
+                workers=settings.workers,
+                on_done=lambda job: services.library.refresh(),  # list the new title at once
+            )
+        intake = Intake(
+            services.storage,
+            services.jobs,
+            services.staging,
+            settings.library.resolve() if settings.library is not None else None,
+            wake=worker.wake if worker is not None else lambda: None,
+        )
+        made = Conversions(intake, worker)
+        _conversions[id(services)] = (services, made)
+        return made
 
 
 def routes(services: Services) -> list[BaseRoute]:
@@ -54,10 +100,17 @@ def routes(services: Services) -> list[BaseRoute]:
         media_sources=services.media_sources,
         index=services.index,
     )
+    uploads = UploadEndpoint(
+        services.staging,
+        services.upload_signer,
+        is_admin=services.is_admin,
+        on_complete=conversions(services).intake.accept,
+    )
     return [
         *media_routes(media),
         *progress_routes(reports),
         *share_routes(share_page),
+        *upload_routes(uploads),
         *asset_routes(),
     ]
 
@@ -71,11 +124,18 @@ def middleware(services: Services) -> list[Middleware]:
 
 
 def lifespan(services: Services) -> Callable[[Any], AbstractAsyncContextManager[None]]:
-    """Return the app's lifespan: the library indexer runs in the background while the app
-    serves (unless --no_index), and stops with it."""
+    """Return the app's lifespan: the library indexer (unless --no_index) and the conversion
+    worker (unless --workers 0) run in the background while the app serves, and stop with
+    it; uploads that finished before a restart are handed off again."""
 
     @contextlib.asynccontextmanager
     async def run(_app: Any) -> AsyncIterator[None]:
+        made = conversions(services)
+        if made.worker is not None:
+            made.worker.start()
+        threading.Thread(
+            target=hand_off_again, args=(services, made.intake), name="uploads", daemon=True
+        ).start()
         indexer = None
         if not services.settings.no_index:
             indexer = Indexer(
@@ -91,5 +151,14 @@ def lifespan(services: Services) -> Callable[[Any], AbstractAsyncContextManager[
         finally:
             if indexer is not None:
                 indexer.stop(5.0)
+            if made.worker is not None:
+                made.worker.stop(5.0)
 
     return run
+
+
+def hand_off_again(services: Services, intake: Intake) -> None:
+    """Turn uploads that finished before the app stopped into jobs, and drop expired ones."""
+    services.staging.sweep()
+    for upload in services.staging.completed():
+        intake.accept(upload)

@@ -18,6 +18,9 @@ MEDIA_PREFIX = "/video"  # /video/<token>/<object name>: the Range route
 POSITION_PREFIX = "/position"  # POST /position/<token>: where a playing title reports
 SHARE_PREFIX = "/share"  # /share/<token>: the page of a share link
 ASSET_PREFIX = "/assets"  # hls.js and the player's own files, by version or digest
+UPLOAD_PREFIX = "/upload"  # the tus endpoint: POST /upload/ creates, /upload/<id> resumes
+# The header carrying the admin's upload token on every tus request (a name, not a secret).
+UPLOAD_TOKEN_HEADER = "X-Homemovies-Upload"  # noqa: S105
 
 
 def base_path(configured: str) -> str:

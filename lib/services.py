@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lib.accounts import Accounts, build_accounts
+from lib.jobs import JobStore
 from lib.library import Library
 from lib.media_index import MediaIndex
 from lib.positions import Positions
 from lib.sessions import SignOuts
 from lib.settings import Settings, SettingsError, load_settings, with_vault_secrets
 from lib.shares import Shares, share_id_of
+from lib.staging import Staging
 from lib.stats import LibraryStats
 from lib.storage import Storage, StorageError
 from lib.storage.local import LocalStorage
@@ -47,6 +49,9 @@ class Services:
     report_signer: TokenSigner  # position reports (lib/web/positions.py): a key of their own
     positions: Positions
     shares: Shares
+    jobs: JobStore  # conversions asked for, in the backend (lib/jobs.py)
+    staging: Staging  # browser uploads as they arrive (lib/staging.py)
+    upload_signer: TokenSigner  # the upload route's tokens (lib/web/uploads.py)
     cookie_key: str = field(repr=False)
     sign_outs: SignOuts = field(default_factory=SignOuts)
     # --delivery par: (scope, name) -> a direct URL the media route redirects to, and the
@@ -63,6 +68,11 @@ class Services:
         if share_id is not None:
             return self.shares.is_live(share_id)
         return holder in self.accounts
+
+    def is_admin(self, username: str) -> bool:
+        """Return whether `username` is an account with the admin role."""
+        user = self.accounts.get(username)
+        return user is not None and user.is_admin
 
 
 def oci_auth(settings: Settings) -> OciAuth:
@@ -148,6 +158,9 @@ def build_services(
         report_signer=signer("homemovies position report v1"),
         positions=Positions(storage, clock=clock),
         shares=Shares(storage, signer("homemovies share link v1"), clock),
+        jobs=JobStore(storage, clock),
+        staging=Staging(settings.staging_dir, max_bytes=settings.max_upload_bytes, clock=clock),
+        upload_signer=signer("homemovies upload v1"),
         cookie_key=cookie_key,
         sign_outs=SignOuts(
             keep_seconds=settings.cookie_expiry_days * 86400, clock=clock, storage=storage

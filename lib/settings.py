@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import tomllib
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
@@ -144,6 +145,28 @@ OPTIONS: tuple[Option, ...] = (
         default=False,
     ),
     Option(
+        "staging",
+        "the folder videos uploaded from the browser arrive in before they are converted "
+        "(default: .homemovies/staging in a --library folder, else homemovies-staging in the "
+        "system's temp folder)",
+        metavar="DIR",
+    ),
+    Option(
+        "max_upload_gb",
+        "the largest video an admin may upload from the browser, in GB",
+        kind=float,
+        default=20.0,
+        metavar="GB",
+    ),
+    Option(
+        "workers",
+        "conversions this app runs at once (0: none here; run `python -m lib.ingest --worker` "
+        "on another machine instead)",
+        kind=int,
+        default=1,
+        metavar="N",
+    ),
+    Option(
         "stats_ttl",
         "seconds the stats page's full scan of the library is cached",
         kind=float,
@@ -193,6 +216,9 @@ class Settings:
     token_hours: float = 6.0
     cache_ttl: float = 60.0
     no_index: bool = False
+    staging: Path | None = None
+    max_upload_gb: float = 20.0
+    workers: int = 1
     stats_ttl: float = 3600.0
     warnings: tuple[str, ...] = ()
 
@@ -204,6 +230,20 @@ class Settings:
     @property
     def token_seconds(self) -> int:
         return int(self.token_hours * 3600)
+
+    @property
+    def staging_dir(self) -> Path:
+        """Where browser uploads arrive: --staging, else a hidden folder of a local library
+        (its inbox is then a rename away), else a folder in the system's temp folder."""
+        if self.staging is not None:
+            return self.staging
+        if self.library is not None:
+            return self.library / ".homemovies" / "staging"
+        return Path(tempfile.gettempdir()) / "homemovies-staging"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_gb * 1e9)
 
     @property
     def oci_credentials(self) -> OciCredentials:
@@ -285,6 +325,14 @@ def _convert(option: Option, raw: Any, origin: str) -> Any:
         if text in {"", "0", "false", "no", "off"}:
             return False
         raise SettingsError(f"{origin} must be true or false, not {raw!r}.")
+    if option.kind is int:
+        try:
+            number = int(str(raw).strip())
+        except ValueError:
+            raise SettingsError(f"{origin} must be a whole number, not {raw!r}.") from None
+        if number < 0:
+            raise SettingsError(f"{origin} must be zero or more.")
+        return number
     if option.kind is float:
         try:
             value = float(raw)
@@ -344,7 +392,7 @@ def settings_from_flags(
         raise SettingsError(
             f"Unknown setting {first!r} in the [{SECRETS_TABLE}] table of secrets.toml."
         )
-    for name in ("library", "users"):
+    for name in ("library", "users", "staging"):
         if values[name] is not None:
             values[name] = Path(values[name]).expanduser()
     settings = Settings(**values, warnings=tuple(warnings))

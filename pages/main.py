@@ -21,6 +21,7 @@ if DEVICE_PARAM in st.query_params:  # a phone approving a TV's sign-in (lib/tv_
     st.stop()
 pages = [st.Page("library.py", title="Library", icon=":material/video_library:", default=True)]
 if user.is_admin:  # viewers never get these pages: typing their URL finds no such page
+    pages.append(st.Page("add.py", title="Add videos", icon=":material/upload:"))
     pages.append(st.Page("stats.py", title="Library stats", icon=":material/monitoring:"))
     pages.append(st.Page("shares.py", title="Share links", icon=":material/share:"))
 st.navigation(pages).run()

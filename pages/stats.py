@@ -1,11 +1,13 @@
 """Library stats, for admins: where the storage goes, what it costs, what is broken."""
 
+import time
 from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
 
 from lib.format import format_duration, format_size, size_unit
+from lib.jobs import convert_job
 from lib.library import Video
 from lib.services import current
 from lib.stats import (
@@ -188,6 +190,19 @@ else:
         hide_index=True,
         column_config={"name": "full name"},
     )
+unplayable = sorted(p.name for p in report.problems if p.kind is ProblemKind.UNPLAYABLE)
+if unplayable:
+    with st.form("convert", border=True):
+        st.markdown("**Needs converting**: queue files for the conversion jobs (Add videos).")
+        chosen = st.multiselect("Files to convert", unplayable, default=unplayable)
+        if st.form_submit_button("Convert", icon=":material/movie_edit:"):
+            try:
+                for name in chosen:
+                    services.jobs.submit(convert_job(name, user.username, time.time()))
+            except StorageError as error:
+                st.error(f"Could not queue them: {escape(str(error))}")
+            else:
+                st.success(f"{len(chosen)} queued: see Add videos for their progress.")
 
 
 INDEX_REFRESH_SECONDS = 3

@@ -170,6 +170,8 @@ def app_env(**extra: str) -> dict[str, str]:
         # The background indexer writes .homemovies/index/ and runs ffmpeg: only the tests of
         # the index turn it on (HOMEMOVIES_NO_INDEX="false"), so the others see what they made.
         HOMEMOVIES_NO_INDEX="true",
+        # Likewise the conversion worker, which lists .homemovies/jobs/ every few seconds.
+        HOMEMOVIES_WORKERS="0",
         STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
     )
     env.update(extra)

@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -837,22 +837,31 @@ class OciApiServer:
             return self.put_object(bucket, name, request.scope["homemovies.body"], request)
         with self._lock:
             stored = bucket.objects.get(name)
-        if stored is None:
-            return oci_error(
-                404,
-                f"The object '{name}' was not found in the bucket '{bucket.name}'",
-                "ObjectNotFound",
-            )
-        if request.method == "DELETE":
-            with self._lock:
+            if stored is None:
+                return oci_error(
+                    404,
+                    f"The object '{name}' was not found in the bucket '{bucket.name}'",
+                    "ObjectNotFound",
+                )
+            reading = request.method != "DELETE"
+            problem = precondition_problem(request.headers, stored, reading=reading)
+            if problem is not None:
+                return problem
+            if not reading:
                 bucket.remove(name)
+        if request.method == "DELETE":
             self.discard(stored)
             return Response(status_code=204, headers={"opc-request-id": request_id()})
         return self.object_body(request, stored)
 
     def put_object(self, bucket: Bucket, name: str, body: Body, request: Request) -> Response:
-        """PutObject: check the body's Content-MD5, keep the content type and storage tier."""
-        problem = md5_problem(request, body) or tier_problem(request.headers.get("storage-tier"))
+        """PutObject: check the body's Content-MD5, keep the content type and storage tier,
+        honour if-match and if-none-match: '*'."""
+        problem = (
+            md5_problem(request, body)
+            or tier_problem(request.headers.get("storage-tier"))
+            or write_condition_problem(request.headers)
+        )
         if problem is not None:
             return problem
         now = datetime.now(UTC)
@@ -870,7 +879,13 @@ class OciApiServer:
             stored.data = body.bytes()
         else:
             stored.path = body.take()
-        self.store(bucket.name, stored)
+        with self._lock:  # the condition and the write as one step
+            problem = precondition_problem(request.headers, bucket.objects.get(name))
+            if problem is None:
+                self.store(bucket.name, stored)
+        if problem is not None:
+            self.discard(stored)
+            return problem
         return Response(
             status_code=200,
             headers={
@@ -958,7 +973,10 @@ class OciApiServer:
             details = json.loads(await request.body())
         except ValueError:
             return oci_error(400, "The request body is not JSON.")
-        return await asyncio.to_thread(self.commit, bucket, upload, details)
+        problem = write_condition_problem(request.headers)
+        if problem is not None:
+            return problem
+        return await asyncio.to_thread(self.commit, bucket, upload, details, request.headers)
 
     def upload_part(self, upload: MultipartUpload, body: Body, request: Request) -> Response:
         try:
@@ -1011,8 +1029,15 @@ class OciApiServer:
         ]
         return JSONResponse(body, headers=headers)
 
-    def commit(self, bucket: Bucket, upload: MultipartUpload, details: object) -> Response:
-        """CommitMultipartUpload: join the listed parts, in part order, into the object."""
+    def commit(
+        self,
+        bucket: Bucket,
+        upload: MultipartUpload,
+        details: object,
+        conditions: Mapping[str, str] | None = None,
+    ) -> Response:
+        """CommitMultipartUpload: join the listed parts, in part order, into the object, if
+        its if-match / if-none-match `conditions` hold (the upload stays open if not)."""
         listed = details.get("partsToCommit") if isinstance(details, dict) else None
         if not isinstance(listed, list) or not listed:
             return oci_error(400, "partsToCommit must list at least one part.")
@@ -1045,11 +1070,16 @@ class OciApiServer:
             tier=upload.tier,
             multipart_md5=f"{base64.b64encode(combined).decode('ascii')}-{len(chosen)}",
         )
-        with self._lock:
-            bucket.uploads.pop(upload.id, None)
+        with self._lock:  # the condition and the write as one step
+            problem = precondition_problem(conditions or {}, bucket.objects.get(upload.name))
+            if problem is None:
+                bucket.uploads.pop(upload.id, None)
+                self.store(bucket.name, stored)
+        if problem is not None:
+            self.discard(stored)
+            return problem
         for part in upload.parts.values():
             part.path.unlink(missing_ok=True)
-        self.store(bucket.name, stored)
         return Response(
             status_code=200,
             headers={
@@ -1324,6 +1354,41 @@ def tier_problem(tier: str | None) -> Response | None:
     if tier is None or tier in STORAGE_TIERS:
         return None
     return oci_error(400, f"The storage tier {tier!r} is not valid.", "InvalidStorageTier")
+
+
+def precondition_problem(
+    headers: Mapping[str, str], current: StoredObject | None, *, reading: bool = False
+) -> Response | None:
+    """OCI's answer when the request's if-match / if-none-match does not hold for the object
+    as it is now (`current`, None when absent), else None. Call it under the server's lock,
+    with the change it guards, so that racing requests see each other."""
+    if_match, if_none_match = headers.get("if-match"), headers.get("if-none-match")
+    if if_match is not None and (current is None or if_match not in ("*", current.etag)):
+        found = current.etag if current is not None else "none"
+        return oci_error(
+            412,
+            f"The If-Match header is '{if_match}' but the current entity tag is '{found}'.",
+            "IfMatchFailed",
+        )
+    if if_none_match is not None and current is not None and if_none_match in ("*", current.etag):
+        if reading:
+            return Response(
+                status_code=304, headers={"opc-request-id": request_id(), "etag": current.etag}
+            )
+        return oci_error(
+            412,
+            f"The If-None-Match header is '{if_none_match}' but there is an existing entity.",
+            "IfNoneMatchFailed",
+        )
+    return None
+
+
+def write_condition_problem(headers: Mapping[str, str]) -> Response | None:
+    """OCI's answer to an if-none-match other than '*' on a write, else None."""
+    value = headers.get("if-none-match")
+    if value is None or value == "*":
+        return None
+    return oci_error(400, "The only valid value of the If-None-Match header is '*'.")
 
 
 def page_window(request: Request) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from lib.app import middleware, routes
-from lib.assets import hls_script_path, player_asset_path
+from lib.assets import hls_script_path, player_asset_path, tus_script_path
 from lib.links import media_url
 from lib.services import Services, build_services
 from lib.settings import Settings
@@ -42,7 +42,10 @@ ROUTE_PROBES = {
     "/video/{rest:wholepath}": Probe("GET", "/video/nothing-here", 404, "text/plain"),
     "/position/{token}": Probe("POST", "/position/forged", 403, "text/plain"),
     "/share/{token}": Probe("GET", "/share/forged", 410, "text/html"),
+    "/upload/": Probe("POST", "/upload/", 412, "text/plain"),  # no Tus-Resumable
+    "/upload/{id}": Probe("GET", "/upload/some-id", 405, "text/plain"),
     "/assets/hls-{version}.min.mjs": Probe("GET", hls_script_path(), 200, "text/javascript"),
+    "/assets/tus-{version}.min.js": Probe("GET", tus_script_path(), 200, "text/javascript"),
     "/assets/player-{digest}.{extension:str}": Probe(
         "GET", player_asset_path("mjs"), 200, "text/javascript"
     ),

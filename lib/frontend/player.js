@@ -535,6 +535,12 @@ function onceStarted(state, tell) {
 }
 
 // The page's play buttons (lib/ui/grid.py) carry their title's object name in `data-hm-play`.
+function convertButton(event) {
+  return event.target instanceof Element
+    ? event.target.closest("button[data-hm-convert]")
+    : null;
+}
+
 function playButton(event) {
   return event.target instanceof Element ? event.target.closest("button[data-hm-play]") : null;
 }
@@ -634,11 +640,20 @@ export default function ({ parentElement, data, setTriggerValue }) {
   if (setTriggerValue) watchCards(); // the library page (the share page has no cards)
   root.__hmOffers = data.offers || {};
   root.__hmOpen = setTriggerValue ? (name) => setTriggerValue("open", name) : null;
+  root.__hmConvert = setTriggerValue ? (name) => setTriggerValue("convert", name) : null;
   if (!root.__hmOnClick) {
     // A click on a play button starts the title here at once, then tells Python, whose run
     // (of the player's fragment only) records the choice, draws the title's name and finds
     // the player already playing it.
     root.__hmOnClick = (event) => {
+      const convert = convertButton(event);
+      if (convert && root.__hmConvert) {
+        // An admin's Convert offer on a card: Python queues the job and says so.
+        convert.disabled = true;
+        convert.textContent = "Queued";
+        root.__hmConvert(convert.dataset.hmConvert);
+        return;
+      }
       const button = playButton(event);
       if (!button || !root.__hmOpen) return;
       const name = button.dataset.hmPlay;

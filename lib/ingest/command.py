@@ -130,6 +130,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="also log each storage failure with its cause and OCI request id (for support)",
     )
     parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="convert the jobs queued from the app's Add videos page (and Convert buttons) "
+        "until stopped with Ctrl-C, instead of files named here",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --worker: jobs converted at once (default: 1)",
+    )
+    parser.add_argument(
         "--part_mb",
         type=int,
         default=64,
@@ -453,6 +466,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING if options.verbose else logging.CRITICAL,
     )
     reporter = reporter_for()
+    if options.worker:
+        return run_worker(options)
     try:
         settings, storage = open_library(options)
         jobs, problems = jobs_from(options, storage)
@@ -481,6 +496,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         reporter.summary(rows)
     failed = len(problems) + sum(row.result == "failed" for row in rows)
     return min(failed, 100)
+
+
+def run_worker(options: argparse.Namespace) -> int:
+    """`--worker`: convert queued jobs until Ctrl-C; a job under way goes back to the queue."""
+    from lib.ingest.worker import JobWorker
+    from lib.jobs import JobStore
+
+    logging.getLogger("homemovies").setLevel(logging.INFO)
+    logging.getLogger("homemovies").addHandler(logging.StreamHandler(sys.stderr))
+    try:
+        settings, storage = open_library(options)
+    except (SettingsError, StorageError) as error:
+        print(f"homemovies ingest: {error}", file=sys.stderr)
+        return EXIT_SETTINGS
+    worker = JobWorker(
+        settings,
+        storage,
+        JobStore(storage),
+        workers=max(1, options.workers),
+        work_dir=options.work,
+    )
+    print(
+        f"homemovies ingest: converting the jobs of {storage.describe()}; Ctrl-C stops.",
+        file=sys.stderr,
+    )
+    worker.start()
+    try:
+        while worker.alive():
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        print("homemovies ingest: stopping; a job under way is queued again.", file=sys.stderr)
+    finally:
+        worker.stop(30.0)
+    return 0 if not worker.alive() else EXIT_INTERRUPTED
 
 
 def console() -> None:

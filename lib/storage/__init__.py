@@ -6,6 +6,7 @@ protocol; the OCI modules are imported only when a bucket is served (the SDK is 
 
 from lib.storage.protocol import (
     CHUNK_SIZE,
+    Conflict,
     Listing,
     NotFound,
     ObjectInfo,
@@ -18,6 +19,7 @@ from lib.storage.protocol import (
 
 __all__ = [
     "CHUNK_SIZE",
+    "Conflict",
     "Listing",
     "NotFound",
     "ObjectInfo",

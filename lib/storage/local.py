@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
+import hashlib
 import logging
 import os
 import re
 import stat as stat_module
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,15 +18,18 @@ from typing import BinaryIO
 
 from lib.storage import (
     CHUNK_SIZE,
+    Conflict,
     Listing,
     NotFound,
     ObjectInfo,
+    StorageError,
     Unavailable,
     file_md5,
     is_safe_name,
 )
 
-# The hidden file a write goes through before it is moved in place: `.NAME.PID.tmp`.
+# The hidden file a write goes through before it is moved in place: `.NAME.PID.tmp` (a
+# conditional write adds the thread's id to the digits, as threads may race on one name).
 TEMPORARY = re.compile(r"\.(.+)\.\d+\.tmp")
 
 log = logging.getLogger("homemovies.storage")
@@ -34,6 +40,12 @@ def _refusal(error: OSError) -> str:
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
         return f"The library folder is full ({error.strerror}); free some space and try again."
     return f"The library folder cannot be written to ({error.strerror})."
+
+
+def _version(data: bytes) -> str:
+    """A small object's version: the SHA-256 of its bytes. Not the mtime-and-size etag: two
+    writes of one size within a clock tick would look alike."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def _info(name: str, result: os.stat_result) -> ObjectInfo:
@@ -171,6 +183,110 @@ class LocalStorage:
             # A read-only folder (a container image, a mounted share) is storage refusing.
             log.warning("cannot write %r below %s", name, self.root, exc_info=error)
             raise Unavailable(_refusal(error)) from error
+
+    def read_versioned(self, name: str) -> tuple[bytes, str]:
+        path = self._path(name)
+        try:
+            data = path.read_bytes()
+        except OSError:  # gone meanwhile, a folder, or unreadable
+            raise NotFound(name) from None
+        return data, _version(data)
+
+    def write_if(self, name: str, data: bytes, content_type: str, *, version: str | None) -> str:
+        """Create (version None) by hard-linking a finished hidden file to the name, which
+        fails if the name exists; replace under the lock `_held` takes."""
+        if version is None:
+            path = self._new_path(name)
+            with self._spooled(name, path, data) as temporary:
+                try:
+                    os.link(temporary, path)
+                except FileExistsError:
+                    raise Conflict(f"'{name}' was written meanwhile; read it again.") from None
+        else:
+            with (
+                self._held(name, version, missing=Conflict) as path,
+                self._spooled(name, path, data) as temporary,
+            ):
+                os.replace(temporary, path)
+        return _version(data)
+
+    def delete_if(self, name: str, *, version: str) -> None:
+        with self._held(name, version, missing=NotFound) as path:
+            try:
+                path.unlink()
+            except OSError as error:
+                log.warning("cannot remove %r below %s", name, self.root, exc_info=error)
+                raise Unavailable(_refusal(error)) from error
+
+    def _new_path(self, name: str) -> Path:
+        """Return where object `name` goes below the root, its folders made; raise NotFound
+        for a name that may not be written."""
+        if not is_safe_name(name):
+            raise NotFound(name)
+        path = self.root / name
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise Unavailable(_refusal(error)) from error
+        if os.path.commonpath([self.root, path.parent.resolve()]) != str(self.root):
+            raise NotFound(name)
+        return path
+
+    @contextlib.contextmanager
+    def _spooled(self, name: str, path: Path, data: bytes) -> Iterator[Path]:
+        """Write `data` into a hidden file beside `path`, yield it, then remove what is left.
+
+        The folder refusing (full, read-only) is Unavailable.
+        """
+        digits = f"{os.getpid()}{threading.get_native_id():010d}"
+        temporary = path.with_name(f".{path.name}.{digits}.tmp")
+        try:
+            temporary.write_bytes(data)
+            yield temporary
+        except OSError as error:
+            log.warning("cannot write %r below %s", name, self.root, exc_info=error)
+            raise Unavailable(_refusal(error)) from error
+        finally:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def _held(self, name: str, version: str, missing: type[StorageError]) -> Iterator[Path]:
+        """Yield the path of object `name`, locked against every other conditional write (of
+        any thread or process), if its content is still at `version`; else raise Conflict, or
+        `missing` when there is no such object.
+
+        The lock is an exclusive flock on the file. A writer replaces the file under it, so
+        whoever was waiting holds the lock of a file no longer at the path: it starts over.
+        """
+        if not is_safe_name(name):
+            raise NotFound(name)
+        while True:
+            try:
+                path = self._path(name)
+                # O_NONBLOCK: a FIFO planted at the name must not hang the open.
+                descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            except (NotFound, FileNotFoundError):
+                raise missing(name) from None
+            except OSError as error:
+                raise Unavailable(_refusal(error)) from error
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+                held = os.fstat(descriptor)
+                try:
+                    now = os.stat(path)
+                except FileNotFoundError:
+                    continue  # removed while we waited
+                if (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino):
+                    continue  # replaced while we waited
+                if not stat_module.S_ISREG(held.st_mode):
+                    raise missing(name)
+                if _version(path.read_bytes()) != version:
+                    raise Conflict(f"'{name}' changed since it was read; read it again.")
+                yield path
+                return
+            finally:
+                os.close(descriptor)  # releases the lock
 
     def matches(self, name: str, path: Path) -> bool:
         size = path.stat().st_size

@@ -1,7 +1,8 @@
 """The OCI Object Storage backend: the storage protocol over the unmodified `oci` SDK.
 
 Listings ask for one folder level (delimiter '/') and only the fields the library shows;
-reads are ranged GETs streamed in chunks. Every SDK error becomes NotFound or Unavailable
+reads are ranged GETs streamed in chunks; conditional writes are if-match/if-none-match
+requests on the object's ETag. Every SDK error becomes NotFound, Conflict or Unavailable
 with a message a user may read.
 """
 
@@ -33,6 +34,7 @@ from lib.storage.oci_auth import (
 )
 from lib.storage.protocol import (
     CHUNK_SIZE,
+    Conflict,
     Listing,
     NotFound,
     ObjectInfo,
@@ -50,6 +52,15 @@ PAGE_LIMIT = 1000  # OCI's maximum
 PART_SIZE = 64 * 1024 * 1024
 
 log = logging.getLogger("homemovies.oci")
+# A conditional request is sent once. Retrying one whose answer was lost (a timeout, a reset,
+# a 5xx after the write) would meet its own write and report a lost race that was won; the
+# caller reads the object again instead and decides.
+ONCE = oci.retry.NoneRetryStrategy()
+
+
+def _content_md5(data: bytes) -> str:
+    """The Content-MD5 header of a body, so that OCI checks the bytes it received."""
+    return md5_text([hashlib.md5(data, usedforsecurity=False).digest()])
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -236,11 +247,61 @@ class OciStorage:
 
     def write(self, name: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         # Without a content type the SDK would store bytes as application/json.
-        md5 = md5_text([hashlib.md5(data, usedforsecurity=False).digest()])
+        md5 = _content_md5(data)
         self.request(
             self.subject(name),
             lambda: self.client.put_object(
                 self.namespace, self.bucket, name, data, content_type=content_type, content_md5=md5
+            ),
+        )
+
+    def read_versioned(self, name: str) -> tuple[bytes, str]:
+        """One GET of the whole (small) object; its version is the ETag OCI sent with it."""
+
+        def fetch() -> tuple[bytes, str]:
+            response = self.client.get_object(self.namespace, self.bucket, name)
+            try:
+                body: bytes = response.data.raw.read(decode_content=False)
+            finally:
+                response.data.close()
+            return body, response.headers["etag"]
+
+        found: tuple[bytes, str] = self.request(self.subject(name), fetch)
+        return found
+
+    def write_if(self, name: str, data: bytes, content_type: str, *, version: str | None) -> str:
+        """One PUT with if-match `version` (if-none-match '*' for None), never retried (see
+        ONCE); return the ETag of the object written."""
+        condition = {"if_none_match": "*"} if version is None else {"if_match": version}
+        md5 = _content_md5(data)
+        what = self.subject(name)
+        try:
+            response = self.request(
+                what,
+                lambda: self.client.put_object(
+                    self.namespace,
+                    self.bucket,
+                    name,
+                    data,
+                    content_type=content_type,
+                    content_md5=md5,
+                    retry_strategy=ONCE,
+                    **condition,
+                ),
+            )
+        except NotFound:
+            if version is None:
+                raise
+            raise Conflict(f"{what} was removed since it was read.") from None
+        etag: str = response.headers["etag"]
+        return etag
+
+    def delete_if(self, name: str, *, version: str) -> None:
+        """One DELETE with if-match `version`, never retried (see ONCE)."""
+        self.request(
+            self.subject(name),
+            lambda: self.client.delete_object(
+                self.namespace, self.bucket, name, if_match=version, retry_strategy=ONCE
             ),
         )
 

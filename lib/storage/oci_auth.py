@@ -22,7 +22,7 @@ from lib.storage.oci_config import (
     DEFAULT_PROFILE,
     OciCredentials,
 )
-from lib.storage.protocol import NotFound, StorageError, Unavailable
+from lib.storage.protocol import Conflict, NotFound, StorageError, Unavailable
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
@@ -31,6 +31,10 @@ UPLOAD_RETRY_SECONDS = 300
 METADATA_RETRY = oci.retry.RetryStrategyBuilder(
     max_attempts=3, total_elapsed_time_seconds=30, service_error_retry_on_any_5xx=True
 ).get_retry_strategy()
+
+# What OCI answers when an if-match or if-none-match condition fails: 412 with one of these
+# codes. A 409 of the same codes is taken the same way (a lost race, never retried).
+PRECONDITION_CODES = frozenset({"IfMatchFailed", "IfNoneMatchFailed"})
 
 T = TypeVar("T")
 log = logging.getLogger("homemovies.oci")
@@ -181,10 +185,13 @@ def object_storage_client(
 def translate(error: BaseException, what: str, endpoint: str) -> StorageError:
     """Given an SDK or network error while reaching `what`, return the error to show.
 
-    404s become NotFound; refusals, throttling, outages and network failures Unavailable.
-    Messages never carry credentials, headers or request bodies.
+    404s become NotFound; failed if-match/if-none-match conditions Conflict; refusals,
+    throttling, outages and network failures Unavailable. Messages never carry credentials,
+    headers or request bodies.
     """
     if isinstance(error, oci.exceptions.ServiceError):
+        if error.status in (409, 412) and error.code in PRECONDITION_CODES:
+            return Conflict(f"{what} changed since it was read; read it again.")
         if error.status == 404 and error.code == "BucketNotFound":
             return Unavailable(
                 f"Bucket not found, or these OCI credentials may not read it (reading {what}); "
@@ -216,8 +223,8 @@ def translate(error: BaseException, what: str, endpoint: str) -> StorageError:
 def call(what: str, endpoint: str, function: Callable[[], T]) -> T:
     """Run one SDK call (retried by the client's strategy) and translate what escapes it.
 
-    A failure (anything but a plain 404) is logged with its cause and OCI's request id, which
-    OCI support asks for; the sentence raised is what a user reads.
+    A failure (anything but a plain 404 or a lost conditional write) is logged with its cause
+    and OCI's request id, which OCI support asks for; the sentence raised is what a user reads.
     """
     try:
         return function()
@@ -225,7 +232,7 @@ def call(what: str, endpoint: str, function: Callable[[], T]) -> T:
         raise
     except Exception as error:
         translated = translate(error, what, endpoint)
-        if not isinstance(translated, NotFound):
+        if not isinstance(translated, (NotFound, Conflict)):
             log.warning(
                 "OCI call for %s failed (opc-request-id %s): %s",
                 what,

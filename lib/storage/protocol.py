@@ -31,6 +31,10 @@ class Unavailable(StorageError):
     """The storage is down, throttling, refusing our credentials or unreachable."""
 
 
+class Conflict(StorageError):
+    """A conditional write lost: the object changed (or appeared) since it was read."""
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     """One stored object."""
@@ -88,6 +92,25 @@ class Storage(Protocol):
 
     def write(self, name: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         """Store a small object (app state such as saved positions), replacing it whole."""
+        ...
+
+    def read_versioned(self, name: str) -> tuple[bytes, str]:
+        """Return a small object's bytes and its version (raise NotFound).
+
+        A version is opaque: compare it, pass it to `write_if` or `delete_if`, nothing else.
+        """
+        ...
+
+    def write_if(self, name: str, data: bytes, content_type: str, *, version: str | None) -> str:
+        """Store a small object only if it is still at `version` (None: only if absent); return
+        the new version, or raise Conflict (also when the object is gone meanwhile).
+
+        Tried once: a lost answer is Unavailable, and the caller reads again to learn the outcome.
+        """
+        ...
+
+    def delete_if(self, name: str, *, version: str) -> None:
+        """Remove an object only if it is still at `version`; raise Conflict, or NotFound."""
         ...
 
     def upload(

@@ -59,6 +59,10 @@ GRID_STYLE = """<style>
 .hm-convert summary { cursor: pointer; padding: 0.25rem 0.75rem; border-radius: 0.5rem;
                       border: 1px solid rgba(250, 250, 250, 0.2); text-align: center; }
 .hm-convert[open] summary { margin-bottom: 0.5rem; }
+.hm-convert-button { font: inherit; width: 100%; margin-bottom: 0.5rem; padding: 0.3rem 0.75rem;
+                     border-radius: 0.5rem; border: 1px solid #ff4b4b; background: #ff4b4b;
+                     color: #fff; cursor: pointer; }
+.hm-convert-button:disabled { opacity: 0.6; cursor: default; }
 .hm-poster { position: relative; }
 .hm-duration { position: absolute; right: 0.4rem; bottom: 0.4rem; padding: 0.05rem 0.35rem;
                border-radius: 0.25rem; background: rgba(0, 0, 0, 0.75); color: #fff;
@@ -173,7 +177,9 @@ def card_html(
             attributes = f' data-hm-mime="{html.escape(entry.mime)}" data-hm-engine="{engine}"'
             check = f'<p class="hm-maynot" hidden>{MAY_NOT_PLAY}</p>'
             if admin:
-                check += convert_html(video, download_url, "hm-maynot-admin", hidden=True)
+                check += convert_html(
+                    video, download_url, "hm-maynot-admin", hidden=True, admin=True
+                )
         return (
             f'<div class="hm-card"{attributes}>{button}'
             f"{caption_html(caption, recorded, details, unreadable)}{check}</div>"
@@ -183,7 +189,7 @@ def card_html(
         return (
             f'<div class="hm-card">{poster_html(None, video.title)}{title}'
             f"{caption_html(video.extension, 'needs converting to play in a browser')}"
-            f"{convert_html(video, download_url)}</div>"
+            f"{convert_html(video, download_url, admin=admin)}</div>"
         )
     if video.kind is Kind.ADDING:
         status = html.escape(adding_status(video, admin))
@@ -198,13 +204,27 @@ def card_html(
 
 
 def convert_html(
-    video: Video, download_url: Callable[[Video], str], extra_class: str = "", hidden: bool = False
+    video: Video,
+    download_url: Callable[[Video], str],
+    extra_class: str = "",
+    hidden: bool = False,
+    admin: bool = False,
 ) -> str:
-    """Return the "Convert or download" offer: the ingest command and the original's link."""
+    """Return the "Convert or download" offer: for admins a Convert button (the player's
+    script queues a job for it), the ingest command and the original's link."""
+    button = ""
+    if admin:
+        button = (
+            f'<button type="button" class="hm-convert-button" '
+            f'data-hm-convert="{html.escape(video.name)}">Convert</button>'
+            "<p>Queues it on the Add videos page's jobs. Or run, with the app's settings:</p>"
+        )
+    else:
+        button = "<p>Convert it once, with the app's library settings (--library or --bucket):</p>"
     return (
         f'<details class="hm-convert {extra_class}"{" hidden" if hidden else ""}>'
         "<summary>Convert or download</summary>"
-        "<p>Convert it once, with the app's library settings (--library or --bucket):</p>"
+        f"{button}"
         f"<pre><code>{html.escape(convert_command(video))}</code></pre>"
         f'<a href="{html.escape(download_url(video))}" download>Download the original</a>'
         "</details>"

@@ -8,6 +8,7 @@ which titles the player is offered, what a click on one opens, where it starts.
 
 from __future__ import annotations
 
+import time
 from collections.abc import MutableMapping
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,8 @@ import streamlit as st
 from lib.accounts import User
 from lib.assets import hls_script_path
 from lib.format import format_position
-from lib.library import Tab, Video
+from lib.jobs import convert_job
+from lib.library import Kind, Tab, Video
 from lib.links import LinkBook, report_url
 from lib.media_index import IndexEntry, scope_of
 from lib.playback import PlayerSource, idle_source, source_for
@@ -128,6 +130,18 @@ class LibraryView:
         if video is not None and video.playable:
             self.open_title(video)
 
+    def convert_named(self, name: str) -> None:
+        """Queue a conversion of the file a Convert button named (admins), if it is listed."""
+        try:
+            video = self.services.library.find(name)
+            if video is None or video.kind not in (Kind.FILE, Kind.UNPLAYABLE):
+                return
+            self.services.jobs.submit(convert_job(video.name, self.user.username, time.time()))
+        except StorageError as error:
+            st.toast(f"It cannot be queued right now: {error}")
+            return
+        st.toast(f"{video.title} is queued for converting: see Add videos.")
+
     # ----- drawing -----
 
     def draw(self) -> None:
@@ -185,7 +199,12 @@ class LibraryView:
             video, problem = None, f"This title cannot be opened right now: {error}"
         offers = self.offers_for(offered)
         if video is None or not video.playable:
-            player(idle_source(self.hls_script), offers=offers, on_open=self.open_named)
+            player(
+                idle_source(self.hls_script),
+                offers=offers,
+                on_open=self.open_named,
+                on_convert=self.convert_named if self.user.is_admin else None,
+            )
             if problem:
                 st.error(escape(problem))
             return
@@ -203,7 +222,12 @@ class LibraryView:
             entry=self.entry(video),
             convert=self.convert_hint(video),
         )
-        player(source, offers=offers, on_open=self.open_named)
+        player(
+            source,
+            offers=offers,
+            on_open=self.open_named,
+            on_convert=self.convert_named if self.user.is_admin else None,
+        )
         heading, actions = st.columns([4, 1], vertical_alignment="center")
         heading.subheader(escape(video.title))
         with actions:

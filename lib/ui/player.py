@@ -34,12 +34,14 @@ def player(
     key: str = "player",
     offers: Mapping[str, PlayerSource] | None = None,
     on_open: Callable[[str], None] | None = None,
+    on_convert: Callable[[str], None] | None = None,
 ) -> Any:
     """Draw the player for `source`; switching sources tears the previous one down.
 
     `offers` maps object names to their sources: a click on a play button of the page
     (`data-hm-play`, see lib/ui/grid.py) starts that title at once and reaches `on_open` with
-    the name, in the session's script thread.
+    the name, in the session's script thread. A click on an admin's Convert button
+    (`data-hm-convert`) reaches `on_convert` with the object's name.
     """
     data = {**asdict(source), "offers": {k: asdict(v) for k, v in (offers or {}).items()}}
     callbacks: dict[str, Callable[[], None]] = {}
@@ -51,4 +53,12 @@ def player(
                 on_open(name)
 
         callbacks["on_open_change"] = opened
+    if on_convert is not None:
+
+        def convert() -> None:
+            name = st.session_state[key].get("convert")
+            if isinstance(name, str) and name:
+                on_convert(name)
+
+        callbacks["on_convert_change"] = convert
     return _component()(data=data, key=key, **callbacks)
