@@ -821,3 +821,15 @@ def make_fixture(kind: str, folder: Path) -> Path:
         finally:
             partial.unlink(missing_ok=True)
     return path
+
+
+def make_clip(path: Path, size: str, seconds: float, *encode: str, tone: bool = False) -> Path:
+    """Make (or reuse) a 30 fps test-pattern clip of `size` at `path`, encoded with the
+    ffmpeg options `encode`, with a 440 Hz tone when `tone`; written whole, then renamed."""
+    if not path.exists():
+        partial = path.with_name(f".{path.name}.{os.getpid()}.part{path.suffix}")
+        sound = _tone(440, seconds) if tone else []
+        _ffmpeg(*_picture("testsrc2", size, 30, seconds), *sound, *encode, "-pix_fmt", "yuv420p",
+                "-shortest", str(partial))  # fmt: skip
+        partial.replace(path)
+    return path

@@ -4,7 +4,6 @@ cut off by going offline and resumed), the app's worker converts them, and they 
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from tests.conftest import (
     start_app,
     stop_app,
 )
-from tests.media_fixtures import make_fixture
+from tests.media_fixtures import make_clip, make_fixture
 from tests.ui import (
     open_page,
     open_tab,
@@ -47,15 +46,11 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def camera_file(media: Path) -> Path:
     """A noisy camera-like file of about 50 MB (two of the uploader's requests), made fast."""
-    path = media / "Camera 0007.mp4"
-    if not path.exists():
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
-             "-f", "lavfi", "-i", "sine=frequency=440", "-t", "3", "-vf", "noise=alls=40:allf=t",
-             "-c:v", "libx264", "-preset", "ultrafast", "-qp", "24", "-pix_fmt", "yuv420p",
-             "-c:a", "aac", "-shortest", str(path)],
-            check=True,
-        )  # fmt: skip
+    path = make_clip(
+        media / "Camera 0007.mp4", "1280x720", 3,
+        "-vf", "noise=alls=40:allf=t", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "24",
+        "-c:a", "aac", tone=True,
+    )  # fmt: skip
     assert path.stat().st_size > CHUNK
     return path
 

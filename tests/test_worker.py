@@ -7,7 +7,6 @@ library's storage, and a worker makes the title; on a local folder and on the lo
 from __future__ import annotations
 
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from lib.storage import NotFound, Storage
 from lib.storage.local import LocalStorage
 from tests.conftest import LoopbackOci
 from tests.loopback import open_test_bucket, settings_for
-from tests.media_fixtures import make_fixture
+from tests.media_fixtures import make_clip, make_fixture
 
 USER = "admin"
 
@@ -153,16 +152,8 @@ def test_a_crashed_workers_job_is_converted_by_the_next_one(setup: Setup, media:
 
 @pytest.fixture(scope="module")
 def slow_clip(media: Path) -> Path:
-    """Three seconds of 4K: its ladder takes this machine well over a minute to encode."""
-    path = media / "uhd.mp4"
-    if not path.exists():
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=3840x2160:rate=30",
-             "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-             str(path)],
-            check=True,
-        )  # fmt: skip
-    return path
+    """Three seconds of 4K: its ladder takes seconds to encode, long enough to cancel it."""
+    return make_clip(media / "uhd.mp4", "3840x2160", 3, "-c:v", "libx264", "-preset", "ultrafast")
 
 
 def test_cancelling_a_conversion_stops_ffmpeg_and_makes_no_title(

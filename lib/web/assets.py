@@ -5,6 +5,8 @@ cached for good."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
@@ -15,32 +17,27 @@ from lib.links import ASSET_PREFIX
 from lib.web.headers import IMMUTABLE, response_headers
 
 log = logging.getLogger("homemovies.assets")
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-async def _serve_hls(request: Request) -> Response:
-    version = hls_version()
-    if version is None or request.path_params["version"] != version:
-        return PlainTextResponse(
-            "hls.js is not installed here; run `npm ci`.",
-            status_code=404,
-            headers=response_headers(),
-        )
-    return FileResponse(
-        HLS_MODULE, media_type="text/javascript", headers=response_headers(IMMUTABLE)
-    )
+def _npm_file(package: str, path: Path, version_of: Callable[[], str | None]) -> Endpoint:
+    """Return the endpoint serving `path` of an npm package at the version installed."""
+
+    async def serve(request: Request) -> Response:
+        version = version_of()
+        if version is None or request.path_params["version"] != version:
+            return PlainTextResponse(
+                f"{package} is not installed here; run `npm ci`.",
+                status_code=404,
+                headers=response_headers(),
+            )
+        return FileResponse(path, media_type="text/javascript", headers=response_headers(IMMUTABLE))
+
+    return serve
 
 
-async def _serve_tus(request: Request) -> Response:
-    version = tus_version()
-    if version is None or request.path_params["version"] != version:
-        return PlainTextResponse(
-            "tus-js-client is not installed here; run `npm ci`.",
-            status_code=404,
-            headers=response_headers(),
-        )
-    return FileResponse(
-        TUS_SCRIPT, media_type="text/javascript", headers=response_headers(IMMUTABLE)
-    )
+_serve_hls = _npm_file("hls.js", HLS_MODULE, hls_version)
+_serve_tus = _npm_file("tus-js-client", TUS_SCRIPT, tus_version)
 
 
 async def _serve_own(request: Request) -> Response:
