@@ -4,8 +4,9 @@ the local folder and on OCI through the real SDK against the loopback server, al
 from __future__ import annotations
 
 import fcntl
-import multiprocessing
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from lib.storage import Conflict, NotFound, Storage, Unavailable
 from lib.storage.local import LocalStorage
 from lib.storage.oci import OciStorage
 from lib.storage.oci_auth import translate
-from tests.conftest import LoopbackOci
+from tests.conftest import REPO, LoopbackOci
 from tests.loopback import open_test_bucket
 from tests.oci_server import Fault
 from tests.threads import at_once
@@ -58,7 +59,7 @@ def increment(storage: Storage, name: str, times: int) -> int:
 
 
 def increment_in_process(root: str, name: str, times: int) -> None:
-    """`increment` from a process of its own (spawned: it imports this module)."""
+    """`increment` from a process of its own (it imports this module)."""
     increment(LocalStorage(Path(root)), name, times)
 
 
@@ -141,16 +142,21 @@ def test_8_threads_incrementing_a_counter_lose_no_update(storage, name):
 def test_processes_incrementing_a_counter_in_a_folder_lose_no_update(tmp_path, name):
     storage = LocalStorage(tmp_path)
     storage.write_if(name, b"0", JSON, version=None)
-    spawn = multiprocessing.get_context("spawn")
+    # Processes of their own, started afresh (a spawned multiprocessing child would re-run
+    # whatever module the test session has as __main__).
+    child = (
+        "import sys; from tests.test_storage_conditional import increment_in_process; "
+        "increment_in_process(sys.argv[1], sys.argv[2], int(sys.argv[3]))"
+    )
     processes = [
-        spawn.Process(target=increment_in_process, args=(str(tmp_path), name, 2 * INCREMENTS))
+        subprocess.Popen(
+            [sys.executable, "-c", child, str(tmp_path), name, str(2 * INCREMENTS)], cwd=REPO
+        )
         for _ in range(PROCESSES)
     ]
     for process in processes:
-        process.start()
-    for process in processes:
-        process.join(60)
-    assert [process.exitcode for process in processes] == [0] * PROCESSES
+        process.wait(60)
+    assert [process.returncode for process in processes] == [0] * PROCESSES
     assert storage.read_versioned(name)[0] == b"%d" % (PROCESSES * 2 * INCREMENTS)
     assert sorted(path.name for path in tmp_path.rglob(".*")) == []  # no hidden file left
 
