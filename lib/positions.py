@@ -23,6 +23,7 @@ START_FRACTION = 0.05
 WATCHED_FRACTION = 0.90
 MAX_ENTRIES = 200  # per user; the oldest are dropped so the object stays small
 FORMAT_VERSION = 1
+RELOAD_SECONDS = 10.0  # how stale positions saved by another replica may be when read here
 
 log = logging.getLogger("homemovies.positions")
 
@@ -112,7 +113,7 @@ class Positions:
         self,
         storage: Storage,
         interval: float = 10.0,
-        reload_after: float = 60.0,
+        reload_after: float = RELOAD_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.storage = storage

@@ -7,6 +7,7 @@ streamlit_app:app` without flags) they are built from the environment alone.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import threading
@@ -26,6 +27,7 @@ from lib.shares import Shares, share_id_of
 from lib.staging import Staging
 from lib.stats import LibraryStats
 from lib.storage import Storage, StorageError
+from lib.storage.appstate import CorruptState, shared_key
 from lib.storage.local import LocalStorage
 from lib.throttle import SignInThrottle
 from lib.tokens import TokenSigner, derive_key
@@ -33,6 +35,8 @@ from lib.tv_signin import DeviceSignIns
 
 if TYPE_CHECKING:
     from lib.storage.oci_auth import OciAuth
+
+log = logging.getLogger("homemovies.services")
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,24 @@ def settings_from_vault(settings: Settings, auth: OciAuth, *, login: bool = True
     return with_vault_secrets(settings, read, login=login)
 
 
+def kept_cookie_key(storage: Storage) -> str:
+    """Return the cookie key kept in the backend (made by the first process to need one).
+
+    Every replica and every restart then signs with the same key, so nobody is signed out
+    by a load balancer or a new container. When the backend cannot keep it, this process
+    makes its own, and says so.
+    """
+    try:
+        return shared_key(storage, "cookie", lambda: secrets.token_urlsafe(32))
+    except (StorageError, CorruptState) as error:
+        log.warning(
+            "cannot keep a cookie key in the library (%s): this process uses its own, so "
+            "sign-ins end when it stops and do not reach other replicas; set --cookie_key",
+            error,
+        )
+        return secrets.token_urlsafe(32)
+
+
 def build_services(
     settings: Settings,
     storage: Storage | None = None,
@@ -130,9 +152,9 @@ def build_services(
         if settings.secret:
             # Before the accounts and the cookie key: the Vault may hold both.
             settings = settings_from_vault(settings, auth)
-    cookie_key = settings.cookie_key or secrets.token_urlsafe(32)
     if storage is None:
         storage = build_storage(settings, auth)
+    cookie_key = settings.cookie_key or kept_cookie_key(storage)
     direct = None
     media_sources: tuple[str, ...] = ()
     if settings.delivery == "par":
@@ -167,8 +189,8 @@ def build_services(
         ),
         direct=direct,
         media_sources=media_sources,
-        device_sign_ins=DeviceSignIns(clock=clock),
-        throttle=SignInThrottle() if throttle is None else throttle,
+        device_sign_ins=DeviceSignIns(clock=clock, storage=storage),
+        throttle=SignInThrottle(clock=clock, storage=storage) if throttle is None else throttle,
         clock=clock,
     )
 

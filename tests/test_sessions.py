@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import jwt
 
-from lib.sessions import STATE_NAME, SignOuts, cookie_is_revoked
+from lib.sessions import SEEN_SECONDS, STATE_NAME, SignOuts, cookie_is_revoked
+from lib.storage import Unavailable
 from lib.storage.local import LocalStorage
+from tests.threads import at_once
 
 KEY = "cookie-key-" + "x" * 32
 
@@ -61,3 +63,35 @@ def test_damaged_sign_outs_are_ignored_and_replaced(tmp_path, caplog):
     assert "sign-outs could not be read" in caplog.text
     sign_outs.record("alice")
     assert SignOuts(storage=storage).revokes("alice", 0)
+
+
+def test_a_sign_out_on_one_replica_is_honoured_on_another_within_seconds(tmp_path):
+    storage = LocalStorage(tmp_path)
+    now = [1000.0]
+    replica_a = SignOuts(clock=lambda: now[0], storage=storage)
+    replica_b = SignOuts(clock=lambda: now[0], storage=storage)
+    assert not replica_b.revokes("alice", 900)  # B has read the list: nobody signed out
+    replica_a.record("alice")
+    now[0] += SEEN_SECONDS
+    assert replica_b.revokes("alice", 900)
+    assert not replica_b.revokes("alice", 1001)
+
+
+def test_sign_outs_made_at_once_on_many_replicas_are_all_kept(tmp_path):
+    storage = LocalStorage(tmp_path)
+    users = [f"user{n}" for n in range(8)]
+    at_once(len(users), lambda n: SignOuts(storage=storage).record(users[n]))
+    after = SignOuts(storage=storage)
+    assert all(after.revokes(user, 0) for user in users)
+
+
+def test_a_sign_out_the_backend_refuses_still_holds_in_this_process(tmp_path, caplog):
+    sign_outs = SignOuts(storage=Refusing(tmp_path))
+    sign_outs.record("alice")
+    assert sign_outs.revokes("alice", 0)
+    assert "sign-out of 'alice' kept in this process only" in caplog.text
+
+
+class Refusing(LocalStorage):
+    def write_if(self, name, data, content_type, *, version):
+        raise Unavailable("The storage refuses writes.")

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 
 import pytest
 
 from lib.accounts import Accounts
 from lib.throttle import (
+    KEPT_FAILURES,
+    THROTTLE_PREFIX,
     WRONG_LOGIN,
     SignInThrottle,
     ThrottlePolicy,
     check_sign_in,
+    decode_record,
+    encode_record,
+    record_name,
     throttle_keys,
 )
 from tests.conftest import FakeClock
@@ -123,3 +130,30 @@ def test_the_key_table_stays_bounded():
         throttle.failed(throttle_keys(f"user{number}", None))
     assert len(throttle) <= 100
     assert throttle.wait(throttle_keys("user999", None)) == 0  # one failure: still free
+
+
+def test_a_wait_never_exceeds_the_cap_even_for_failures_from_a_clock_running_ahead():
+    policy = ThrottlePolicy()
+    now = 1_000_000.0
+    assert policy.left([now + 3600] * 20, now) == 30
+    assert policy.left([now - 15 * 60] * 20, now) == 0, "all of them left the window"
+    assert policy.left([], now) == 0
+
+
+def test_a_record_is_named_by_the_hash_of_its_key_never_by_the_username_or_address():
+    keys = throttle_keys("Owner", "198.51.100.7")
+    names = [record_name(key) for key in keys]
+    digest = hashlib.sha256(b'["user","owner"]').hexdigest()
+    assert names[0] == f"{THROTTLE_PREFIX}{digest}.json" == f".homemovies/throttle/{digest}.json"
+    assert names[1] != names[0] != record_name(("user", "0wner"))
+    assert not any("owner" in name or "198.51" in name for name in names)
+
+
+def test_records_keep_the_newest_failures_and_refuse_what_is_not_a_record():
+    times = tuple(float(n) for n in range(KEPT_FAILURES + 10))
+    assert decode_record(encode_record(times)) == times[-KEPT_FAILURES:]
+    mixed = json.dumps({"failures": [3, "x", True, None, 1.5, 2]}).encode()
+    assert decode_record(mixed) == (1.5, 2.0, 3.0)
+    for foreign in (b"not json", b"[]", b'{"failures": 3}', b"\xff"):
+        with pytest.raises(ValueError):
+            decode_record(foreign)

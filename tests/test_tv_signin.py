@@ -1,9 +1,13 @@
-"""Signing in on a TV: one-time codes, claimed only by the session that showed them."""
+"""Signing in on a TV: one-time codes, claimed only by the session that showed them; kept in
+memory, in a local folder and in an OCI bucket (the loopback server) alike."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from lib.storage import Storage
 from lib.tv_signin import (
     CLAIM_GRACE_SECONDS,
     CODE_SECONDS,
@@ -13,6 +17,8 @@ from lib.tv_signin import (
     qr_png,
 )
 from tests.conftest import FakeClock
+from tests.loopback import empty_storage
+from tests.threads import at_once
 
 TV = (
     "Mozilla/5.0 (Linux; Android 12; SHIELD Android TV) AppleWebKit/537.36 "
@@ -29,9 +35,17 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@pytest.fixture(params=["memory", "local", "oci"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Storage | None:
+    """Where the codes are kept: this process's memory (None), a folder or a bucket."""
+    if request.param == "memory":
+        return None
+    return empty_storage(request, tmp_path, "tv")
+
+
 @pytest.fixture
-def store(clock) -> DeviceSignIns:
-    return DeviceSignIns(clock=clock)
+def store(clock, backend) -> DeviceSignIns:
+    return DeviceSignIns(clock=clock, storage=backend)
 
 
 def test_approved_code_signs_in_its_session_once(store):
@@ -93,7 +107,22 @@ def test_codes_and_matching_codes_look_random(store):
     assert all(len(r.match) == 4 and r.match.isalnum() for r in requests)
 
 
-def test_pending_requests_are_bounded(store):
+def test_racing_claims_sign_in_once(store):
+    request, claim = store.start("TV")
+    store.approve(request.code, "mum")
+    results = at_once(8, lambda _: store.claim(request.code, claim))
+    assert (results.count("mum"), results.count(None)) == (1, 7), results
+
+
+def test_racing_approvals_let_one_user_in(store):
+    request, claim = store.start("TV")
+    results = at_once(8, lambda index: store.approve(request.code, f"user{index}"))
+    assert results.count(True) == 1, results
+    assert store.claim(request.code, claim) == f"user{results.index(True)}"
+
+
+def test_pending_requests_are_bounded(clock):
+    store = DeviceSignIns(clock=clock)  # in storage: tests/test_tv_signin_shared.py
     first, _ = store.start("TV")
     for _ in range(MAX_PENDING):
         store.start("TV")

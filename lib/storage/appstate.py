@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from lib.storage import NotFound, Storage
+from lib.storage import Conflict, NotFound, Storage, StorageError
 
 APP_PREFIX = ".homemovies/"
 STATE_PREFIX = APP_PREFIX + "state/"
@@ -66,3 +67,35 @@ def write_json(storage: Storage, name: str, value: Any) -> None:
     """Store `value` as compact JSON at `name` (raises StorageError when storage refuses)."""
     data = json.dumps(value, separators=(",", ":"), sort_keys=True).encode("utf-8")
     storage.write(name, data, "application/json")
+
+
+KEYS_PREFIX = APP_PREFIX + "keys/"
+
+
+def shared_key(storage: Storage, purpose: str, make: Callable[[], str]) -> str:
+    """Return the secret kept for `purpose` in the backend, storing `make()` if there is none.
+
+    Every process on the same backend gets the same value: the first to write it wins (a
+    create-only write), the others read the winner's. Raises StorageError when the backend
+    can neither answer nor be written, and CorruptState when the object is not ours.
+    """
+    name = f"{KEYS_PREFIX}{quote(purpose, safe='')}.json"
+    for _ in range(3):
+        try:
+            data, _version = storage.read_versioned(name)
+        except NotFound:
+            value = make()
+            record = json.dumps({"key": value}, separators=(",", ":")).encode("utf-8")
+            try:
+                storage.write_if(name, record, "application/json", version=None)
+            except Conflict:
+                continue  # another process stored its key first: read that one
+            return value
+        try:
+            value = json.loads(data)["key"]
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+            raise CorruptState(f"{name} is not a key this app wrote") from None
+        if not isinstance(value, str) or len(value) < 32:
+            raise CorruptState(f"{name} does not hold a usable key")
+        return value
+    raise StorageError(f"{name} kept changing while it was read")

@@ -121,6 +121,7 @@ def _submit(accounts: Accounts, throttle: SignInThrottle) -> None:
     username = st.session_state.get(USERNAME_KEY) or ""
     password = st.session_state.get(PASSWORD_KEY) or ""
     address = st.context.ip_address
+    address = address if isinstance(address, str) else None  # a str or None when served
     attempt = SignInAttempt()
     st.session_state[SIGN_IN_ATTEMPT] = attempt
     outcome = None
