@@ -117,7 +117,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "cookie_key",
         "secret key signing login cookies and video links "
-        f"(at least {MIN_COOKIE_KEY_LENGTH} characters; default: random per process)",
+        f"(at least {MIN_COOKIE_KEY_LENGTH} characters; default: one made at the first start "
+        "and kept in the library, .homemovies/keys/cookie.json)",
         metavar="TEXT",
     ),
     Option(
