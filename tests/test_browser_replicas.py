@@ -40,6 +40,7 @@ from tests.conftest import (
     stop_app,
 )
 from tests.loopback import open_test_bucket
+from tests.proxy import load_balancer
 from tests.ui import (
     open_tab,
     play,
@@ -253,3 +254,33 @@ def test_failed_sign_ins_spread_over_both_replicas_are_throttled_as_on_one(brows
         else:
             pytest.fail("A never throttled the guesses")
         assert failed_attempt(page, b, "one more guess") > 0
+
+
+# --- A replica going away (last: it stops one) ---------------------------------------------
+
+
+def test_a_replica_going_away_moves_its_pages_to_the_other_still_signed_in(
+    browser, on_bucket, tmp_path
+):
+    """Behind nginx with ip_hash (the load balancer's session persistence), the page's
+    websocket and requests stay on one replica; when it stops, Streamlit's page reconnects
+    through the balancer to the other, and the login cookie still holds there."""
+    replicas = {app.url.removeprefix("http://"): app for app in (on_bucket.a, on_bucket.b)}
+    with (
+        load_balancer([on_bucket.a.url, on_bucket.b.url], tmp_path) as front,
+        new_page(browser, "replicas-balanced") as page,
+    ):
+        sign_in(page, front.url)
+        expect(page.get_by_role("tab", name="Events")).to_be_visible()
+        wait_for_cookie(page, COOKIE_NAME)
+        serving = front.replica()
+        stop_app(replicas[serving])
+
+        wait_until(lambda: front.replica() != serving, "the balancer kept the stopped replica")
+        expect(page.get_by_role("tab", name="Events")).to_be_visible()
+        # The page reconnected: a search needs a run of its script, on the other replica.
+        page.get_by_label("Search titles").fill("long wal")
+        expect(page.get_by_text("1 title matches")).to_be_visible()
+        page.reload()
+        expect(page.get_by_role("tab", name="Events")).to_be_visible()
+        expect(page.get_by_label("Username", exact=True)).to_have_count(0)
