@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import tempfile
@@ -18,27 +17,14 @@ from pathlib import Path
 from lib.links import media_url
 from tests.conftest import ADMIN, RunningApp, app_env, free_port, start_app, stop_app
 from tests.media_tokens import SIGNER
+from tests.proxy import NGINX, nginx_conf
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 MIB = 1024 * 1024
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
-NGINX_CONF = """\
-worker_processes 1;
-daemon off;
-master_process on;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
+NGINX_STATIC = """\
     sendfile on;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
     types {{
         text/html html;
         text/javascript mjs;
@@ -50,9 +36,7 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         root {root};
-    }}
-}}
-"""
+    }}"""
 
 
 @dataclass(frozen=True)
@@ -101,7 +85,7 @@ def running_nginx(root: Path) -> Iterator[Server]:
     with scratch_dir("bench-nginx-") as tmp:
         port = free_port()
         conf = Path(tmp) / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, root=root))
+        conf.write_text(nginx_conf(tmp, NGINX_STATIC.format(port=port, root=root)))
         process = subprocess.Popen([NGINX, "-p", tmp, "-c", str(conf)], stderr=subprocess.DEVNULL)
         try:
             wait_until_up(f"http://127.0.0.1:{port}/", process)

@@ -19,12 +19,12 @@ from tests.conftest import free_port
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
-CONF = """\
+FRAME = """\
 worker_processes 1;
 daemon off;
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
-events {{ worker_connections 256; }}
+events {{ worker_connections 1024; }}
 http {{
     access_log off;
     client_body_temp_path {tmp}/body;
@@ -32,6 +32,11 @@ http {{
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
+{http}
+}}
+"""
+
+BALANCER = """\
     upstream replicas {{
         ip_hash;
 {servers}
@@ -52,9 +57,13 @@ http {{
             proxy_connect_timeout 2s;
             add_header X-Replica $upstream_addr always;
         }}
-    }}
-}}
-"""
+    }}"""
+
+
+def nginx_conf(tmp: Path | str, http: str) -> str:
+    """Return an nginx config running in the foreground from folder `tmp`, whose `http`
+    block holds `http` (its servers, upstreams and types)."""
+    return FRAME.format(tmp=tmp, http=http)
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,7 @@ def load_balancer(replicas: Sequence[str], folder: Path) -> Iterator[LoadBalance
     port = free_port()
     servers = "\n".join(f"        server {url.removeprefix('http://')};" for url in replicas)
     conf = folder / "nginx.conf"
-    conf.write_text(CONF.format(tmp=folder, port=port, servers=servers))
+    conf.write_text(nginx_conf(folder, BALANCER.format(port=port, servers=servers)))
     process = subprocess.Popen([NGINX, "-p", str(folder), "-c", str(conf)])
     balancer = LoadBalancer(f"http://127.0.0.1:{port}")
     try:
