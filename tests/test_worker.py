@@ -172,6 +172,9 @@ def test_cancelling_a_conversion_stops_ffmpeg_and_makes_no_title(
     assert setup.store.get(job.id).state is State.CANCELLED  # type: ignore[union-attr]
     assert names(setup.storage, job.prefix) == set()
     assert setup.library().find(job.prefix) is None
+    library = setup.settings.library
+    work = setup.worker.work_dir if library is None else library / ".homemovies" / "ingest"
+    assert not work.exists() or list(work.iterdir()) == []  # no fetched copy, no encode
 
 
 def test_a_convert_job_replaces_a_library_file_with_its_title(setup: Setup, media: Path) -> None:

@@ -271,6 +271,7 @@ class Ingest:
         self.storage = storage
         self.options = options
         self.reporter = reporter
+        self.resumable: list[Path] = []  # what the last title keeps for a run resuming it
         self.local_root = settings.library.resolve() if settings.library is not None else None
         if self.local_root is not None:
             self.work_root = self.local_root / APP_PREFIX / "ingest"
@@ -305,6 +306,7 @@ class Ingest:
         self.work_root.mkdir(parents=True, exist_ok=True)
         path = job.path if job.path is not None else self.fetch_existing(job)
         work = self.work_root / work_key(job, path, self.options.preset)
+        self.resumable = [work] if job.path is not None else [work, path]
         plan_folder = work / f"{job.title}{HLS_SUFFIX}"
         source = probe(path)
         plan = EncodePlan.for_source(source, plan_folder, self.options.preset)
@@ -353,6 +355,16 @@ class Ingest:
             time.monotonic() - started,
             "replaced" if replaced else "added",
         )
+
+    def discard(self) -> None:
+        """Remove what the last title kept so that a later run resumes it: its work folder
+        and a copy fetched from the library (after a cancel, nothing is to resume)."""
+        for path in self.resumable:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        self.resumable = []
 
     def original_tier(self) -> str:
         return "Standard" if self.local_root is not None else self.options.original_tier

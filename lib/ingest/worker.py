@@ -275,6 +275,7 @@ class JobWorker:
         except IngestError as error:
             return {"state": State.FAILED, "message": str(error), "eta": None}
         except Cancelled:
+            ingest.discard()
             self.clean_up(ingest, record)
             return {"state": State.CANCELLED, "eta": None}
         except Interrupted:
