@@ -50,3 +50,13 @@ lint: setup-dev
 # Install everything and run every test, browser tests included.
 test: setup-dev system-deps lint
 	$(VENV)/bin/python -m pytest
+
+# The container image (homemovies:dev), built with podman from stand-in bases made from Debian
+# bookworm (scripts/image/bases.sh), for machines that cannot pull from Docker Hub.
+.PHONY: image image-smoke
+image:
+	bash scripts/image/build.sh
+
+# Run the image as a user would; Chromium signs in and plays an MP4 and an HLS title from it.
+image-smoke: image $(VENV)/.dev
+	PYTHON=$(abspath $(VENV))/bin/python bash scripts/image/smoke.sh

@@ -29,19 +29,11 @@ from scripts.make_demo import (
     encode_poster,
     write_vtt,
 )
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.oci_server import OciApiServer, new_key_pair, private_pem
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = os.environ.get("HOMEMOVIES_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--autoplay-policy=no-user-gesture-required",
-    "--mute-audio",
-]
 ADMIN = "admin"
 ADMIN_PASSWORD = "correct horse battery"
 COOKIE_KEY = "test-cookie-key-0123456789abcdefghijklmnop"
