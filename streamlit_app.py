@@ -7,7 +7,6 @@ under uvicorn the settings come from HOMEMOVIES_* variables and secrets.toml.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import sys
 from pathlib import Path
@@ -43,7 +42,6 @@ def services_or_exit() -> Services:
         print(f"homemovies: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     install(services)
-    atexit.register(services.positions.close)  # saved positions still pending reach storage
     logging.getLogger("homemovies").info("serving %s", services.storage.describe())
     return services
 

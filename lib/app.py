@@ -149,6 +149,9 @@ def lifespan(services: Services) -> Callable[[Any], AbstractAsyncContextManager[
         try:
             yield None
         finally:
+            # Saved positions still pending reach storage: a SIGTERM (docker stop, a replica
+            # taken away) ends the process without running atexit handlers.
+            services.positions.close()
             if indexer is not None:
                 indexer.stop(5.0)
             if made.worker is not None:
