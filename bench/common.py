@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lib.links import media_url
-from tests.conftest import ADMIN, RunningApp, app_env, free_port, start_app, stop_app
+from tests.conftest import ADMIN, RunningApp, app_env, start_app, stop_app
 from tests.media_tokens import SIGNER
-from tests.proxy import NGINX, nginx_conf
+from tests.proxy import nginx
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -80,19 +80,11 @@ def running_app(library: Path, name: str = "bench", **env: str) -> Iterator[Runn
 @contextlib.contextmanager
 def running_nginx(root: Path) -> Iterator[Server]:
     """Serve `root` with nginx (one worker, sendfile on) from a config written to a temp dir."""
-    if not Path(NGINX).exists():
-        raise SystemExit("nginx is needed: apt-get install -y nginx-light")
-    with scratch_dir("bench-nginx-") as tmp:
-        port = free_port()
-        conf = Path(tmp) / "nginx.conf"
-        conf.write_text(nginx_conf(tmp, NGINX_STATIC.format(port=port, root=root)))
-        process = subprocess.Popen([NGINX, "-p", tmp, "-c", str(conf)], stderr=subprocess.DEVNULL)
-        try:
-            wait_until_up(f"http://127.0.0.1:{port}/", process)
-            yield Server(f"http://127.0.0.1:{port}", process.pid)
-        finally:
-            process.terminate()
-            process.wait(10)
+    with (
+        scratch_dir("bench-nginx-") as tmp,
+        nginx(tmp, lambda port: NGINX_STATIC.format(port=port, root=root)) as (url, pid),
+    ):
+        yield Server(url, pid)
 
 
 def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 20) -> None:

@@ -49,7 +49,6 @@ import contextlib
 import multiprocessing
 import random
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -75,12 +74,11 @@ from tests.conftest import (
     CHROMIUM,
     CHROMIUM_ARGS,
     RunningApp,
-    app_env,
-    free_port,
+    replica_env,
     start_app,
     stop_app,
 )
-from tests.proxy import BALANCER, NGINX, load_balancer, nginx_conf
+from tests.proxy import BALANCER, load_balancer, nginx, upstreams
 
 MB = 1_000_000
 BUCKET = "bench-replicas"
@@ -106,13 +104,13 @@ CHANGES = (
 )
 
 
-def balanced_conf(folder: Path, port: int, servers: str) -> str:
-    """tests/proxy.py's nginx config, balancing by X-Client and logging websockets."""
+def balanced_http(folder: Path, port: int, servers: str) -> str:
+    """tests/proxy.py's balancer, balancing by X-Client and logging websockets."""
     http = BALANCER.format(port=port, servers=servers)
     for old, new in CHANGES:
         assert http.count(old) == 1, f"tests/proxy.py's BALANCER no longer has {old!r}"
         http = http.replace(old, new.format(tmp=folder))
-    return nginx_conf(folder, f"{WEBSOCKET_LOG}\n{http}")
+    return f"{WEBSOCKET_LOG}\n{http}"
 
 
 # ----- the backend and the replicas ---------------------------------------------------------
@@ -164,13 +162,6 @@ def backend(kind: str, root: Path) -> Iterator[tuple[list[str], Storage]]:
             process.kill()
 
 
-def without_cookie_key() -> dict[str, str]:
-    """The tests' app environment without a cookie key: the replicas keep one in the backend."""
-    env = app_env()
-    del env["HOMEMOVIES_COOKIE_KEY"]
-    return env
-
-
 @dataclass
 class Replica:
     label: str  # "A", "B"
@@ -186,7 +177,7 @@ def replicas(flags: list[str], labels: str = "AB") -> Iterator[list[Replica]]:
     started: list[Replica] = []
     try:
         for label in labels:
-            app = start_app([*flags, "--username", ADMIN], without_cookie_key(), f"bench-{label}")
+            app = start_app([*flags, "--username", ADMIN], replica_env(), f"bench-{label}")
             started.append(Replica(label, app, app.url.removeprefix("http://")))
         yield started
     finally:
@@ -203,27 +194,9 @@ def balancer(kind: str, addresses: list[str], folder: Path) -> Iterator[str]:
         with load_balancer(urls, folder) as front:
             yield front.url
         return
-    port = free_port()
-    servers = "\n".join(f"        server {address};" for address in addresses)
-    conf = folder / "nginx.conf"
-    conf.write_text(balanced_conf(folder, port, servers))
-    process = subprocess.Popen([NGINX, "-p", str(folder), "-c", str(conf)])
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(url + "/_stcore/health", timeout=2).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log = (folder / "error.log").read_text()
-                    raise RuntimeError(f"nginx did not start: {log}") from None
-                time.sleep(0.05)
+    servers = upstreams(urls)
+    with nginx(folder, lambda port: balanced_http(folder, port, servers)) as (url, _):
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 # ----- what the clients record ------------------------------------------------------------

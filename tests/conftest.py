@@ -170,6 +170,13 @@ def app_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def replica_env() -> dict[str, str]:
+    """The tests' app environment without a cookie key: replicas keep one in the backend."""
+    env = app_env()
+    del env["HOMEMOVIES_COOKIE_KEY"]
+    return env
+
+
 def streamlit_command(port: int, flags: list[str]) -> list[str]:
     """Return the command serving the app (streamlit_app.py, as in production) on
     127.0.0.1:`port` with our FLAGS."""

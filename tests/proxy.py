@@ -9,7 +9,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,28 +79,43 @@ class LoadBalancer:
 
 
 @contextlib.contextmanager
-def load_balancer(replicas: Sequence[str], folder: Path) -> Iterator[LoadBalancer]:
-    """Run nginx balancing over the `replicas` (base URLs) for the block's duration."""
+def nginx(folder: Path, http: Callable[[int], str]) -> Iterator[tuple[str, int]]:
+    """Run nginx from `folder` with the `http` block `http(port)` for the block's duration;
+    yield its base URL and pid once it answers (any HTTP status)."""
     if not Path(NGINX).exists():
         pytest.fail("nginx is needed: apt-get install -y nginx-light")
     port = free_port()
-    servers = "\n".join(f"        server {url.removeprefix('http://')};" for url in replicas)
-    conf = folder / "nginx.conf"
-    conf.write_text(nginx_conf(folder, BALANCER.format(port=port, servers=servers)))
+    conf = Path(folder) / "nginx.conf"
+    conf.write_text(nginx_conf(folder, http(port)))
     process = subprocess.Popen([NGINX, "-p", str(folder), "-c", str(conf)])
-    balancer = LoadBalancer(f"http://127.0.0.1:{port}")
+    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
         while True:
             try:
-                balancer.replica()
+                urllib.request.urlopen(url + "/", timeout=2).close()
                 break
-            except (OSError, urllib.error.URLError):
+            except urllib.error.HTTPError:
+                break  # it answers
+            except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    log = (folder / "error.log").read_text()
+                    log = (Path(folder) / "error.log").read_text()
                     raise RuntimeError(f"nginx did not start: {log}") from None
                 time.sleep(0.05)
-        yield balancer
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(10)
+
+
+def upstreams(replicas: Sequence[str]) -> str:
+    """The `server` lines of an upstream block for the `replicas` (base URLs)."""
+    return "\n".join(f"        server {url.removeprefix('http://')};" for url in replicas)
+
+
+@contextlib.contextmanager
+def load_balancer(replicas: Sequence[str], folder: Path) -> Iterator[LoadBalancer]:
+    """Run nginx balancing over the `replicas` (base URLs) for the block's duration."""
+    servers = upstreams(replicas)
+    with nginx(folder, lambda port: BALANCER.format(port=port, servers=servers)) as (url, _):
+        yield LoadBalancer(url)

@@ -34,8 +34,8 @@ from tests.conftest import (
     FixtureLibrary,
     LoopbackOci,
     RunningApp,
-    app_env,
     new_page,
+    replica_env,
     start_app,
     stop_app,
 )
@@ -71,16 +71,10 @@ class Pair:
     storage: Storage
 
 
-def without_cookie_key() -> dict[str, str]:
-    env = app_env()
-    del env["HOMEMOVIES_COOKIE_KEY"]
-    return env
-
-
 def start_pair(flags: list[str], storage: Storage, name: str) -> Iterator[Pair]:
-    a = start_app([*flags, "--username", ADMIN], without_cookie_key(), f"{name}-a")
+    a = start_app([*flags, "--username", ADMIN], replica_env(), f"{name}-a")
     try:
-        b = start_app([*flags, "--username", ADMIN], without_cookie_key(), f"{name}-b")
+        b = start_app([*flags, "--username", ADMIN], replica_env(), f"{name}-b")
         try:
             yield Pair(a, b, storage)
         finally:
