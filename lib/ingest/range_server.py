@@ -31,6 +31,7 @@ FIRST_WINDOW = 64 * 1024
 MAX_WINDOW = 4 * 1024 * 1024
 SEND_BUFFER = 16 * 1024
 CLIENT_TIMEOUT = 60.0  # seconds a connection may sit idle (ffmpeg gone astray)
+STOP_POLL_SECONDS = 0.05  # how soon stop() is noticed (serve_forever's default: 0.5 s)
 RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
@@ -82,7 +83,10 @@ class RangeServer:
         """Listen on 127.0.0.1 and a port the OS picks, serving from a thread."""
         self._httpd = _Server(("127.0.0.1", 0), _Handler, self)
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="homemovies-range-server", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": STOP_POLL_SECONDS},
+            name="homemovies-range-server",
+            daemon=True,
         )
         self._thread.start()
         return self
