@@ -12,10 +12,12 @@ import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import oci as oci_sdk
 import pytest
 
 from lib.ingest.indexer import Indexer, cell_count, index_title
@@ -26,9 +28,11 @@ from lib.services import build_storage
 from lib.storage import Storage, Unavailable
 from lib.storage.local import LocalStorage
 from lib.storage.oci import OciStorage
+from lib.storage.oci_auth import client_options, load_auth, object_storage_client, retry_strategy
 from scripts.make_demo import encode_hls_variants
+from tests.camera_media import make_fixtures, session_media
 from tests.conftest import LoopbackOci, start_loopback_oci
-from tests.ingest_run import run_ingest
+from tests.ingest_run import ROOT, ingest_command, ingest_env
 from tests.loopback import settings_for
 from tests.media_fixtures import KINDS, make_fixture, probe, rotation, video_stream
 from tests.oci_server import Fault, OciApiServer, Seen
@@ -65,7 +69,7 @@ CUE = re.compile(r"([\d:.]+) --> ([\d:.]+)\n(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)")
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("index-media")
+    return session_media(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -73,19 +77,33 @@ def library_dir(tmp_path_factory: pytest.TempPathFactory, media: Path) -> Path:
     """One tab holding a title of every kind the indexer meets."""
     root = tmp_path_factory.mktemp("index-library")
     (root / TAB).mkdir()
-    for name, kind in FILES.items():
-        shutil.copy(make_fixture(kind, media), root / name)
-    ffmpeg("-f", "lavfi", "-i", "color=c=red:s=320x180", "-frames:v", "1", str(root / HAND_POSTER))
     clip = make_fixture("phone_h264", media)
-    run_ingest("--library", root, "--folder", TAB, "--title", "Harbour", clip, check=True)
-    for folder, kind in ((WALK, "mpegts"), (FRAGMENTS, "fmp4")):
-        (root / folder).mkdir()
+    # Harbour is ingested (a child process, as a user runs it) while the rest is made.
+    harbour = subprocess.Popen(
+        ingest_command("--library", root, "--folder", TAB, "--title", "Harbour", clip),
+        cwd=ROOT, env=ingest_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        made = make_fixtures(FILES.values(), media)
+        for name, kind in FILES.items():
+            shutil.copy(made[kind], root / name)
         ffmpeg(
-            "-i", str(clip), "-c", "copy", "-f", "hls", "-hls_time", "1",
-            "-hls_segment_type", kind, "-hls_playlist_type", "vod",
-            str(root / folder / "output.m3u8"),
+            "-f", "lavfi", "-i", "color=c=red:s=320x180", "-frames:v", "1", str(root / HAND_POSTER)
         )  # fmt: skip
-    encode_hls_variants(root / VARIANTS)
+        for folder, kind in ((WALK, "mpegts"), (FRAGMENTS, "fmp4")):
+            (root / folder).mkdir()
+            ffmpeg(
+                "-i", str(clip), "-c", "copy", "-f", "hls", "-hls_time", "1",
+                "-hls_segment_type", kind, "-hls_playlist_type", "vod",
+                str(root / folder / "output.m3u8"),
+            )  # fmt: skip
+        encode_hls_variants(root / VARIANTS)
+    except BaseException:
+        harbour.kill()
+        harbour.wait()
+        raise
+    _, stderr = harbour.communicate(timeout=600)
+    assert harbour.returncode == 0, stderr
     return root
 
 
@@ -123,12 +141,25 @@ def _link(source: str, target: str) -> None:
     Path(target).hardlink_to(source)
 
 
-def oci_bucket(loopback: LoopbackOci, library_dir: Path, bucket: str) -> OciStorage:
-    """The library as a bucket of the loopback OCI server, through the real SDK."""
+def oci_bucket(
+    loopback: LoopbackOci, library_dir: Path, bucket: str, tries: int | None = None
+) -> OciStorage:
+    """The library as a bucket of the loopback OCI server, through the real SDK; with
+    `tries`, its reads are tried that many times, not the app's four (whose backoff waits
+    up to 2 + 4 + 8 s when a fault outlasts them)."""
     loopback.server.put_folder(bucket, library_dir)
-    storage = build_storage(settings_for(loopback, bucket))
-    assert isinstance(storage, OciStorage)
-    return storage
+    if tries is None:
+        storage = build_storage(settings_for(loopback, bucket))
+        assert isinstance(storage, OciStorage)
+        return storage
+    auth = load_auth(settings_for(loopback, bucket).oci_credentials)
+    options = client_options(auth, loopback.url, None)
+    options["retry_strategy"] = retry_strategy(max_attempts=tries)
+    return OciStorage(
+        oci_sdk.object_storage.ObjectStorageClient(**options),
+        bucket,
+        upload_client=object_storage_client(auth, loopback.url, retries=False),
+    )
 
 
 @dataclass
@@ -187,15 +218,12 @@ def new_indexer(storage: Storage, work: Path, **options: float) -> Indexer:
     return Indexer(storage, Library(storage), MediaIndex(storage), work_dir=work, **options)
 
 
-@pytest.fixture(scope="module", params=["local", "oci"])
-def run(
-    request: pytest.FixtureRequest,
-    library_dir: Path,
-    loopback: LoopbackOci,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Run:
-    base = tmp_path_factory.mktemp(f"index-{request.param}")
-    if request.param == "local":
+BACKENDS = ("local", "oci")
+
+
+def index_pass(backend: str, library_dir: Path, loopback: LoopbackOci, base: Path) -> Run:
+    """One indexer pass over a fresh copy of the library on `backend`."""
+    if backend == "local":
         storage: Storage = ReadCountingStorage(local_copy(library_dir, base))
     else:
         storage = oci_bucket(loopback, library_dir, "indexed")
@@ -206,9 +234,29 @@ def run(
     if isinstance(storage, ReadCountingStorage):
         seen, read = None, list(storage.reads)
     else:
-        seen = loopback.server.since(mark)
+        seen = loopback.server.since(mark)  # the local pass sends the server nothing
         read = objects_read(seen)
     return Run(storage, indexer, count, before, seen, read, library_dir, loopback.server)
+
+
+@pytest.fixture(scope="module")
+def passes(
+    library_dir: Path, loopback: LoopbackOci, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Run]:
+    """A pass on each backend, both at once: a pass runs its ffprobe and ffmpeg one at a
+    time, each on one thread, so the two passes keep two cores busy instead of one."""
+    bases = {backend: tmp_path_factory.mktemp(f"index-{backend}") for backend in BACKENDS}
+    with ThreadPoolExecutor(max_workers=len(BACKENDS)) as pool:
+        running = {
+            backend: pool.submit(index_pass, backend, library_dir, loopback, bases[backend])
+            for backend in BACKENDS
+        }
+        return {backend: future.result() for backend, future in running.items()}
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def run(request: pytest.FixtureRequest, passes: dict[str, Run]) -> Run:
+    return passes[request.param]
 
 
 def fetch(storage: Storage, name: str, folder: Path) -> Path:
@@ -486,7 +534,7 @@ def test_an_outage_pauses_the_indexer_with_one_line_and_it_finishes_after(
     for title in ("A", "B", "C"):
         (folder / TAB).mkdir(parents=True, exist_ok=True)
         shutil.copy(make_fixture("faststart_h264", media), folder / TAB / f"{title}.mp4")
-    storage = oci_bucket(loopback, folder, "outage")
+    storage = oci_bucket(loopback, folder, "outage", tries=2)  # the outage outlasts a retry
     indexer = new_indexer(storage, tmp_path / "work", idle_seconds=0.2, pause_seconds=0.5)
     down = Fault("status", method="GET", path_contains=f"/o/{TAB}/B.mp4", status=503, times=10**6)
     loopback.server.inject(down)
@@ -586,7 +634,7 @@ def test_the_range_server_reads_storage_only_as_fast_as_the_client_reads(
 def test_the_range_server_remembers_that_storage_failed(
     loopback: LoopbackOci, library_dir: Path
 ) -> None:
-    storage = oci_bucket(loopback, library_dir, "range-failure")
+    storage = oci_bucket(loopback, library_dir, "range-failure", tries=2)
     name = f"{TAB}/Quiet.mp4"
     loopback.server.inject(Fault("status", "GET", f"/o/{name}", status=503, times=10**6))
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import m3u8
@@ -11,6 +12,7 @@ import pytest
 
 from lib.library import Kind, Library
 from lib.storage.local import LocalStorage
+from tests.camera_media import make_fixtures, session_media
 from tests.ingest_run import run_ingest
 from tests.media_fixtures import KINDS, make_fixture, probe
 
@@ -28,22 +30,40 @@ GOOD = {
     "mpg": "mpg",
 }
 BAD = ("not_video", "zero_bytes", "truncated")
+Runs = dict[str, tuple[Path, subprocess.CompletedProcess[str]]]  # name -> (library, result)
 
 
 @pytest.fixture(scope="session")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("media")
+    return session_media(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
-def ingested(tmp_path_factory: pytest.TempPathFactory, media: Path) -> tuple[Path, str]:
-    """One run over a folder of good files with bad ones among them."""
+def runs(tmp_path_factory: pytest.TempPathFactory, media: Path) -> Runs:
+    """Two runs at once, each into a library of its own: "camera", over a folder of good
+    files with bad ones among them, and "hd", of the 1080p source. (An ffmpeg making a title
+    keeps one core busy and the other only in part: the two share the cores.)"""
     inputs = tmp_path_factory.mktemp("camera")
+    made = make_fixtures([*GOOD, *BAD, "full_hd"], media)
     for kind in (*GOOD, *BAD):
-        made = make_fixture(kind, media)
-        (inputs / made.name).symlink_to(made)
-    library = tmp_path_factory.mktemp("library")
-    result = run_ingest("--library", library, "--folder", "Camera", inputs)
+        (inputs / made[kind].name).symlink_to(made[kind])
+    arguments = {
+        "camera": ("--folder", "Camera", inputs),
+        "hd": ("--folder", "HD", made["full_hd"]),
+    }
+    libraries = {name: tmp_path_factory.mktemp(f"library-{name}") for name in arguments}
+    with ThreadPoolExecutor(max_workers=len(arguments)) as pool:
+        running = {
+            name: pool.submit(run_ingest, "--library", libraries[name], *args)
+            for name, args in arguments.items()
+        }
+        return {name: (libraries[name], future.result()) for name, future in running.items()}
+
+
+@pytest.fixture(scope="session")
+def ingested(runs: Runs) -> tuple[Path, str]:
+    """One run over a folder of good files with bad ones among them."""
+    library, result = runs["camera"]
     assert result.returncode == len(BAD), result.stderr
     return library, result.stderr
 
@@ -132,10 +152,9 @@ def test_bad_inputs_get_one_sentence_each_and_nothing_in_the_library(
     assert "Traceback" not in stderr
 
 
-def test_a_1080p_source_gets_four_rungs_with_aligned_segments(tmp_path: Path, media: Path) -> None:
-    library = tmp_path / "library"
-    library.mkdir()
-    run_ingest("--library", library, "--folder", "HD", make_fixture("full_hd", media), check=True)
+def test_a_1080p_source_gets_four_rungs_with_aligned_segments(runs: Runs) -> None:
+    library, result = runs["hd"]
+    assert result.returncode == 0, result.stderr
     folder = library / "HD" / "full_hd.hls"
     playlists = variants(folder)
     assert sorted(p.stream_info.resolution or (0, 0) for p in playlists) == [

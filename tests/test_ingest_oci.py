@@ -16,6 +16,7 @@ from lib.library import INGEST_MARKER, Kind, Library
 from lib.services import build_storage
 from lib.storage import Storage
 from lib.storage.oci import OciStorage
+from tests.camera_media import make_fixtures, session_media
 from tests.conftest import LoopbackOci
 from tests.ingest_run import ROOT, ingest_command, ingest_env, run_ingest
 from tests.loopback import settings_for
@@ -29,7 +30,10 @@ PART_MB = 1
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("media")
+    """The session's camera files, with the ones these tests ingest made (at once)."""
+    folder = session_media(tmp_path_factory)
+    make_fixtures(["full_hd", "phone_h264", "dv_avi", "no_audio", "wmv"], folder)
+    return folder
 
 
 def bucket_flags(oci: LoopbackOci, work: Path) -> list[str]:

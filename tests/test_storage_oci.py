@@ -16,7 +16,7 @@ from lib.services import build_storage
 from lib.settings import Settings
 from lib.storage import NotFound, Unavailable
 from lib.storage.oci import LIST_FIELDS, OciStorage
-from lib.storage.oci_auth import client_options, load_auth
+from lib.storage.oci_auth import client_options, load_auth, retry_strategy
 from tests.conftest import ADMIN, OCI_BUCKET, free_port, write_oci_config
 from tests.loopback import settings_for
 from tests.media_tokens import SIGNER
@@ -209,10 +209,15 @@ def test_persistent_500_gives_up_with_a_clear_message(oci, storage):
     )
 
 
-def test_persistent_throttling_says_so(oci, storage):
-    oci.server.inject(Fault("status", path_contains="/o", status=429, times=4))
+def test_persistent_throttling_says_so(oci):
+    # Two tries, not the app's four: a throttled retry waits 1-2 s, then 2-4 s, then 4-8 s.
+    options = client_options(load_auth(settings_for(oci).oci_credentials), oci.url, None)
+    options["retry_strategy"] = retry_strategy(max_attempts=2)
+    storage = OciStorage(oci_sdk.object_storage.ObjectStorageClient(**options), OCI_BUCKET)
+    fault = oci.server.inject(Fault("status", path_contains="/o", status=429, times=2))
     with pytest.raises(Unavailable, match=r"^OCI is throttling this app.s requests"):
         storage.list("Events/")
+    assert fault.hits == 2  # retried, and throttled again
 
 
 def test_unknown_bucket_says_bucket_not_found(oci):
