@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from pathlib import Path
 
 import streamlit as st
 
 from lib.accounts import AccountsError
 from lib.app import ENTRY_PAGE, lifespan, middleware, routes
+from lib.links import base_path
+from lib.oidc import OidcSettingsError, Provider, unreachable
 from lib.services import Services, build_services, install
 from lib.settings import SettingsError, settings_or_exit
 from lib.storage import StorageError
+from lib.ui.sign_in import configured_providers
 
 
 def own_argv() -> list[str]:
@@ -42,8 +46,23 @@ def services_or_exit() -> Services:
         print(f"homemovies: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     install(services)
-    logging.getLogger("homemovies").info("serving %s", services.storage.describe())
+    log = logging.getLogger("homemovies")
+    log.info("serving %s", services.storage.describe())
+    try:
+        providers = configured_providers()
+    except OidcSettingsError as error:
+        print(f"homemovies: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if providers:
+        log.info("sign-in providers: %s", ", ".join(p.name for p in providers))
+        threading.Thread(target=say_unreachable, args=(providers,), daemon=True).start()
     return services
+
+
+def say_unreachable(providers: list[Provider]) -> None:
+    """Log one line for each sign-in provider that does not answer now (start-up goes on)."""
+    for problem in unreachable(providers):
+        logging.getLogger("homemovies").warning(problem)
 
 
 services = services_or_exit()
@@ -51,7 +70,7 @@ services = services_or_exit()
 # here; everything it serves beside the pages comes from the factory in lib/app.py.
 app = st.App(
     ENTRY_PAGE,
-    routes=routes(services),
+    routes=routes(services, base_path(st.get_option("server.baseUrlPath"))),
     middleware=middleware(services),
     lifespan=lifespan(services),
 )

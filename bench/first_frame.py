@@ -23,7 +23,7 @@ from bench.common import machine, median, percentile, running_app, running_nginx
 from bench.common import table as markdown_table
 from lib.assets import HLS_PACKAGE
 from lib.positions import Positions
-from lib.sessions import COOKIE_NAME
+from lib.session_cookie import SESSION_COOKIE
 from lib.storage.local import LocalStorage
 from scripts.make_demo import encode_hls, encode_mp4, encode_poster
 from tests.conftest import ADMIN, CHROMIUM, CHROMIUM_ARGS
@@ -177,7 +177,7 @@ def main() -> None:
             signing = context.new_page()
             sign_in(signing, app.url)
             open_tab(signing, TAB)
-            wait_for_cookie(signing, COOKIE_NAME)  # from now on the cookie opens the library
+            wait_for_cookie(signing, SESSION_COOKIE)  # from now on the cookie opens the library
             signing.close()
             for kind in TITLES:
                 play_in_app(context, app.url, kind)  # warm up: caches, first script run

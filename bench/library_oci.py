@@ -26,7 +26,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from bench.common import machine, median, table
 from bench.library_page import WATCHER, settle, timed
-from lib.sessions import COOKIE_NAME
+from lib.session_cookie import SESSION_COOKIE
 from scripts.make_demo import encode_poster
 from tests.big_library import Layout, fill
 from tests.conftest import (
@@ -41,6 +41,7 @@ from tests.conftest import (
     stop_app,
 )
 from tests.oci_server import OciApiServer
+from tests.ui import wait_for_cookie
 
 BUCKET = "bench-library"
 COLD_TARGET_MS = 3000
@@ -100,7 +101,7 @@ def one_run(browser: Browser, oci: LoopbackOci, layout: Layout) -> Run:
             click = page.get_by_role("tab", name=layout.tab_label(tab), exact=True).click
             run.ms.setdefault("tab", []).append(timed(page, click, "button", layout.title(tab, 0)))
         count("every tab opened", started)
-        page.wait_for_function(f"document.cookie.includes('{COOKIE_NAME}=')")
+        wait_for_cookie(page, SESSION_COOKIE)
         context.clear_cookies()  # signed out; the browser keeps its cache
         mark = oci.server.mark()
         run.ms["warm"] = [sign_in_timed(page, app.url, layout)]

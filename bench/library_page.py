@@ -24,7 +24,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
-from lib.sessions import COOKIE_NAME
+from lib.session_cookie import SESSION_COOKIE
 from lib.ui.grid import PAGE_SIZE
 from scripts.make_demo import encode_poster
 from tests.conftest import (
@@ -36,6 +36,7 @@ from tests.conftest import (
     start_app,
     stop_app,
 )
+from tests.ui import wait_for_cookie
 
 TARGET_MS = 1000
 TIMEOUT_MS = 60_000
@@ -149,7 +150,7 @@ def measure(page: Page, url: str, titles: int, tabs: int, runs: int) -> dict[str
     page.get_by_label("Password", exact=True).fill(ADMIN_PASSWORD)
     sign_in = page.get_by_role("button", name="Sign in", exact=True).click
     record("sign in, first tab (cold listing)", timed(page, sign_in, "button", title(0, 0)))
-    page.wait_for_function(f"document.cookie.includes('{COOKIE_NAME}=')", timeout=TIMEOUT_MS)
+    wait_for_cookie(page, SESSION_COOKIE, timeout=TIMEOUT_MS / 1000)
 
     for _ in range(runs):
         record("reload, signed in by cookie", reload_timed(page, title(0, 0)))

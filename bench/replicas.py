@@ -62,7 +62,7 @@ from bench.common import machine, median, percentile, rss_bytes, scratch_dir, ta
 from bench.load import MAX_RANGE, TIMEOUT, TITLE_BYTES, TITLES, build_library
 from lib.assets import hls_script_path
 from lib.links import media_url
-from lib.sessions import COOKIE_NAME
+from lib.session_cookie import SESSION_COOKIE
 from lib.settings import Settings
 from lib.storage import Storage
 from lib.storage.appstate import shared_key
@@ -411,7 +411,7 @@ class BrowserSessions:
             # Signed in for good only once the browser holds the login cookie (the next
             # websocket, on either replica, carries it).
             deadline = time.monotonic() + 60
-            while not any(c["name"] == COOKIE_NAME for c in await context.cookies()):
+            while not any(c["name"] == SESSION_COOKIE for c in await context.cookies()):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{who}: the login cookie was never written")
                 await asyncio.sleep(0.2)

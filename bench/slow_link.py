@@ -40,7 +40,7 @@ from pathlib import Path
 
 from bench.common import machine, median, running_app, scratch_dir
 from bench.common import table as markdown_table
-from lib.sessions import COOKIE_NAME
+from lib.session_cookie import SESSION_COOKIE
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.ui import open_tab, sign_in, wait_for_cookie
 
@@ -343,7 +343,7 @@ def main() -> None:
             signing = context.new_page()
             sign_in(signing, app.url)
             open_tab(signing, TAB)
-            wait_for_cookie(signing, COOKIE_NAME)  # from now on the cookie opens the library
+            wait_for_cookie(signing, SESSION_COOKIE)  # from now on the cookie opens the library
             signing.close()
             for rep in range(args.reps):  # alternate, so a busy moment hurts all rows alike
                 for link in LINKS:

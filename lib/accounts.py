@@ -1,23 +1,26 @@
 """Accounts: who may log in, with which role. Passwords exist here only as bcrypt hashes.
 
 Users come from `--users FILE` (streamlit-authenticator's credentials YAML, every password a
-bcrypt hash, a role per user) and/or the single `--username/--password` admin. Run
+bcrypt hash, a role per user, optionally the e-mail addresses an OpenID provider may vouch
+for) and/or the single `--username/--password` admin. The file is read again when it
+changes, so removing a user or an address takes effect on the next page run. Run
 `python -m lib.accounts hash-password` to make a hash for that file.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import functools
 import getpass
+import logging
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 import bcrypt
 import yaml
@@ -27,6 +30,10 @@ MAX_PASSWORD_BYTES = 72  # bcrypt reads no further (and bcrypt 5 refuses longer 
 HASH_COMMAND = "python -m lib.accounts hash-password"
 HASH_ROUNDS = 12
 _BCRYPT_HASH = re.compile(r"\$2[aby]\$(?P<cost>0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+RELOAD_SECONDS = 2.0  # how often the users file is looked at for changes
+
+log = logging.getLogger("homemovies.accounts")
 
 
 class AccountsError(Exception):
@@ -46,6 +53,7 @@ class User:
     name: str
     role: Role
     password_hash: str = field(repr=False)
+    emails: tuple[str, ...] = ()  # lower case; an OpenID sign-in with one of them is this user
 
     @property
     def is_admin(self) -> bool:
@@ -88,6 +96,15 @@ class Accounts:
         self._users = {name.lower(): user for name, user in users.items()}
         costs = [_cost(user.password_hash) for user in self._users.values()]
         self._dummy_rounds = max(costs, default=HASH_ROUNDS)
+        self._emails: dict[str, User] = {}
+        for user in self._users.values():
+            for email in user.emails:
+                other = self._emails.setdefault(email, user)
+                if other is not user:
+                    raise AccountsError(
+                        f"The e-mail address {email!r} is given to both {other.username!r} "
+                        f"and {user.username!r}; give it to one of them."
+                    )
 
     @classmethod
     def single_admin(cls, username: str, password: str) -> Accounts:
@@ -123,6 +140,10 @@ class Accounts:
         """Return the user called `username` (any case), if there is one."""
         return self._users.get((username or "").strip().lower())
 
+    def by_email(self, email: str | None) -> User | None:
+        """Return the user invited with e-mail address `email` (any case), if there is one."""
+        return self._emails.get((email or "").strip().lower())
+
     def authenticate(self, username: str, password: str) -> User | None:
         """Return the user if `password` is theirs, else None.
 
@@ -145,21 +166,6 @@ class Accounts:
 
     def __iter__(self) -> Iterator[User]:
         return iter(self._users.values())
-
-    def credentials(self) -> dict[str, Any]:
-        """Return a fresh credentials mapping in streamlit-authenticator's format."""
-        return copy.deepcopy(
-            {
-                "usernames": {
-                    name: {
-                        "name": user.name,
-                        "password": user.password_hash,
-                        "roles": [user.role.value],
-                    }
-                    for name, user in self._users.items()
-                }
-            }
-        )
 
 
 def parse_users(document: object, origin: str) -> list[User]:
@@ -202,7 +208,20 @@ def _parse_user(username: str, entry: object, origin: str) -> User:
         name=str(entry.get("name") or username),
         role=_role(entry.get("roles", entry.get("role")), where),
         password_hash=password,
+        emails=_parse_emails(entry.get("emails", entry.get("email")), where),
     )
+
+
+def _parse_emails(raw: object, where: str) -> tuple[str, ...]:
+    """The addresses of a user: `email: a@b.example` or `emails: [a@b.example, ...]`."""
+    values = [raw] if isinstance(raw, str) else raw or []
+    if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+        raise AccountsError(f"The e-mail of {where} must be an address or a list of addresses.")
+    emails = tuple(dict.fromkeys(value.strip().lower() for value in values))
+    for email in emails:
+        if not _EMAIL.fullmatch(email):
+            raise AccountsError(f"The {where} has {email!r}, which is not an e-mail address.")
+    return emails
 
 
 def _role(raw: object, where: str) -> Role:
@@ -223,13 +242,76 @@ def _role(raw: object, where: str) -> Role:
     return Role.ADMIN if Role.ADMIN in roles else Role.VIEWER
 
 
+class FileAccounts(Accounts):
+    """The users of a users file (and `extra` users beside them), read again when it changes.
+
+    The file's modification time and size are looked at no more often than every
+    `check_seconds`. A change that does not load (bad YAML, a plaintext password) keeps the
+    users read before and says why in the log, once per change.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        extra: Accounts | None = None,
+        check_seconds: float = RELOAD_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._path = path
+        self._extra = extra or Accounts({})
+        self._check_seconds = check_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen = self._stamp()
+        self._loaded = self._load()  # raises AccountsError: a bad file at start is fatal
+        self._next_check = clock() + check_seconds
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self._path.stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def _load(self) -> Accounts:
+        return Accounts.from_file(self._path).merged(self._extra)
+
+    def _current(self) -> Accounts:
+        now = self._clock()
+        with self._lock:
+            if now < self._next_check:
+                return self._loaded
+            self._next_check = now + self._check_seconds
+            stamp = self._stamp()
+            if stamp == self._seen:
+                return self._loaded
+            self._seen = stamp
+            try:
+                self._loaded = self._load()
+                log.info("the users file %s changed: %d users", self._path, len(self._loaded))
+            except AccountsError as error:
+                log.warning("the changed users file is not used, the users before stay: %s", error)
+            return self._loaded
+
+    @property
+    def _users(self) -> dict[str, User]:  # type: ignore[override]
+        return self._current()._users
+
+    @property
+    def _emails(self) -> dict[str, User]:  # type: ignore[override]
+        return self._current()._emails
+
+    @property
+    def _dummy_rounds(self) -> int:  # type: ignore[override]
+        return self._current()._dummy_rounds
+
+
 def build_accounts(users_file: Path | None, username: str | None, password: str | None) -> Accounts:
-    """Return the users of `users_file` plus the single admin, whichever are given."""
+    """Return the users of `users_file` (followed as it changes) plus the single admin."""
     if bool(username) != bool(password):
         raise AccountsError("Pass both --username and --password, or neither with --users FILE.")
-    accounts = Accounts.from_file(users_file) if users_file is not None else Accounts({})
-    if username and password:
-        accounts = accounts.merged(Accounts.single_admin(username or "", password or ""))
+    admin = Accounts.single_admin(username or "", password or "") if username and password else None
+    accounts = FileAccounts(users_file, admin) if users_file is not None else admin or Accounts({})
     if not len(accounts):
         raise AccountsError("No user may sign in: pass --users FILE, or --username and --password.")
     return accounts

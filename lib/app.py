@@ -27,6 +27,7 @@ from lib.web.assets import asset_routes
 from lib.web.headers import SecurityHeaders
 from lib.web.media import IdentityEncoding, MediaEndpoint, media_routes
 from lib.web.positions import ProgressEndpoint, progress_routes
+from lib.web.session import SessionEndpoint, session_routes
 from lib.web.share_page import SharePage, share_routes
 from lib.web.uploads import UploadEndpoint, upload_routes
 
@@ -76,8 +77,9 @@ def conversions(services: Services) -> Conversions:
         return made
 
 
-def routes(services: Services) -> list[BaseRoute]:
-    """Return the app's own HTTP routes: media, position reports, share pages and assets."""
+def routes(services: Services, base: str = "") -> list[BaseRoute]:
+    """Return the app's own HTTP routes: media, position reports, share pages, assets and the
+    session cookie's hand-over; `base` is the app's base path ('' or '/family')."""
     media = MediaEndpoint(
         services.storage,
         services.signer,
@@ -111,6 +113,7 @@ def routes(services: Services) -> list[BaseRoute]:
         *progress_routes(reports),
         *share_routes(share_page),
         *upload_routes(uploads),
+        *session_routes(SessionEndpoint(services.tickets, services.session_cookies, base), base),
         *asset_routes(),
     ]
 

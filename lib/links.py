@@ -19,6 +19,7 @@ POSITION_PREFIX = "/position"  # POST /position/<token>: where a playing title r
 SHARE_PREFIX = "/share"  # /share/<token>: the page of a share link
 ASSET_PREFIX = "/assets"  # hls.js and the player's own files, by version or digest
 UPLOAD_PREFIX = "/upload"  # the tus endpoint: POST /upload/ creates, /upload/<id> resumes
+SESSION_PREFIX = "/session"  # /session/<ticket>: sets (or clears) the session cookie
 # The header carrying the admin's upload token on every tus request (a name, not a secret).
 UPLOAD_TOKEN_HEADER = "X-Homemovies-Upload"  # noqa: S105
 
@@ -38,6 +39,11 @@ def media_url(token: str, name: str, base: str = "") -> str:
 def report_url(token: str, base: str = "") -> str:
     """Return the URL path a player posts its position to under `token`."""
     return f"{base.rstrip('/')}{POSITION_PREFIX}/{token}"
+
+
+def session_path(ticket: str, base: str = "") -> str:
+    """Return the URL path where the browser takes sign-in (or sign-out) ticket `ticket`."""
+    return f"{base.rstrip('/')}{SESSION_PREFIX}/{ticket}"
 
 
 def share_path(token: str, base: str = "") -> str:

@@ -21,6 +21,7 @@ from lib.jobs import JobStore
 from lib.library import Library
 from lib.media_index import MediaIndex
 from lib.positions import Positions
+from lib.session_cookie import SessionCookies, Tickets
 from lib.sessions import SignOuts
 from lib.settings import Settings, SettingsError, load_settings, with_vault_secrets
 from lib.shares import Shares, share_id_of
@@ -56,6 +57,9 @@ class Services:
     jobs: JobStore  # conversions asked for, in the backend (lib/jobs.py)
     staging: Staging  # browser uploads as they arrive (lib/staging.py)
     upload_signer: TokenSigner  # the upload route's tokens (lib/web/uploads.py)
+    # The session cookie and the one-time tickets handing it over (lib/session_cookie.py).
+    session_cookies: SessionCookies
+    tickets: Tickets
     cookie_key: str = field(repr=False)
     sign_outs: SignOuts = field(default_factory=SignOuts)
     # --delivery par: (scope, name) -> a direct URL the media route redirects to, and the
@@ -190,6 +194,12 @@ def build_services(
         direct=direct,
         media_sources=media_sources,
         device_sign_ins=DeviceSignIns(clock=clock, storage=storage),
+        session_cookies=SessionCookies(
+            derive_key(cookie_key, "homemovies session cookie v1"),
+            settings.cookie_expiry_days,
+            clock=clock,
+        ),
+        tickets=Tickets(storage, clock=clock),
         throttle=SignInThrottle(clock=clock, storage=storage) if throttle is None else throttle,
         clock=clock,
     )

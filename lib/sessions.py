@@ -1,7 +1,8 @@
 """Sign-outs enforced on the server.
 
-The browser may keep a copy of the login cookie after signing out, so every cookie issued to
-a user before their last sign-out is refused until it would have expired anyway. With a
+The browser may keep a copy of the session cookie (lib/session_cookie.py) after signing out,
+so every session of a user begun before their last sign-out is refused until its cookie
+would have expired anyway. With a
 storage backend the list is kept under `.homemovies/state/` so it survives a restart.
 """
 
@@ -13,13 +14,10 @@ import threading
 import time
 from collections.abc import Callable
 
-import jwt
-
 from lib.cache import TTLCache
 from lib.storage import Conflict, NotFound, Storage, StorageError
 from lib.storage.appstate import state_name
 
-COOKIE_NAME = "homemovies_auth"  # the login cookie (written by streamlit-authenticator)
 STATE_NAME = state_name("sessions", "sign-outs")
 
 log = logging.getLogger("homemovies.sessions")
@@ -121,13 +119,3 @@ def _parsed(data: bytes) -> dict[str, float]:
         for user, at in stored.items()
         if isinstance(at, int | float) and not isinstance(at, bool)
     }
-
-
-def cookie_is_revoked(raw: str, cookie_key: str, expiry_days: float, sign_outs: SignOuts) -> bool:
-    """Return whether the login cookie `raw` was issued before its user signed out."""
-    try:
-        claims = jwt.decode(raw, cookie_key, algorithms=["HS256"])
-        issued_at = float(claims["exp_date"]) - expiry_days * 86400
-        return sign_outs.revokes(str(claims["username"]), issued_at)
-    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
-        return False  # not ours or malformed: streamlit-authenticator refuses it itself

@@ -264,6 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="homemovies: browse and stream a family video library. Each flag can "
         f"also be set as an environment variable ({ENV_PREFIX}NAME) or as a key in the "
         f"[{SECRETS_TABLE}] table of .streamlit/secrets.toml; flags win, then variables.",
+        epilog="Signing in with Google, Microsoft, an OCI IAM Identity Domain or another "
+        "OpenID Connect provider is set in the [auth] table of .streamlit/secrets.toml, as "
+        "Streamlit documents it: redirect_uri (this app's address followed by "
+        "/oauth2callback, registered with each provider), cookie_secret, and one "
+        "[auth.NAME] table per provider with client_id, client_secret, server_metadata_url "
+        "and an optional label. A provider's sign-in is let in only for a verified e-mail "
+        "address that the users file gives to a user (email: or emails:). README, 'Signing "
+        "in with Google, Microsoft or another provider', has each provider's steps.",
         argument_default=argparse.SUPPRESS,
     )
     add_options(parser, OPTIONS)

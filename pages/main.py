@@ -7,14 +7,7 @@ from lib.ui.sign_in import DEVICE_PARAM, require_login
 
 st.set_page_config(page_title="Home movies", page_icon="🎞️", layout="wide")
 services = current()
-user = require_login(
-    services.accounts,
-    services.cookie_key,
-    services.settings.cookie_expiry_days,
-    services.sign_outs,
-    services.device_sign_ins,
-    services.throttle,
-)
+user = require_login(services)
 st.session_state["user"] = user
 if DEVICE_PARAM in st.query_params:  # a phone approving a TV's sign-in (lib/tv_signin.py)
     st.navigation([st.Page("device.py", title="Sign in a device")], position="hidden").run()

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -177,9 +177,10 @@ def replica_env() -> dict[str, str]:
     return env
 
 
-def streamlit_command(port: int, flags: list[str]) -> list[str]:
+def streamlit_command(port: int, flags: list[str], options: Sequence[str] = ()) -> list[str]:
     """Return the command serving the app (streamlit_app.py, as in production) on
-    127.0.0.1:`port` with our FLAGS."""
+    127.0.0.1:`port` with our FLAGS (and Streamlit's own `options`, such as
+    `--secrets.files PATH`)."""
     return [
         sys.executable,
         "-m",
@@ -192,6 +193,7 @@ def streamlit_command(port: int, flags: list[str]) -> list[str]:
         "127.0.0.1",
         "--server.headless",
         "true",
+        *options,
         "--",
         *flags,
     ]
@@ -202,12 +204,14 @@ def start_app(
     env: dict[str, str],
     name: str,
     timeout: float = 60,
+    options: Sequence[str] = (),
 ) -> RunningApp:
-    """Start `streamlit run streamlit_app.py -- FLAGS` on a free port; wait until healthy."""
+    """Start `streamlit run [OPTIONS] streamlit_app.py -- FLAGS` on a free port; wait until
+    healthy."""
     port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / f"server-{name}.log"
-    command = streamlit_command(port, flags)
+    command = streamlit_command(port, flags, options)
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

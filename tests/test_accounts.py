@@ -12,6 +12,7 @@ import pytest
 from lib.accounts import (
     Accounts,
     AccountsError,
+    FileAccounts,
     Role,
     build_accounts,
     hash_password,
@@ -216,3 +217,70 @@ def test_hash_password_helper_refuses_short_or_mismatched_passwords(stdin, messa
     assert done.returncode == 1
     assert done.stdout == ""
     assert message in done.stderr
+
+
+def family_file(tmp_path: Path, mum_emails: str = "email: Mum@Example.org") -> Path:
+    return users_file(
+        tmp_path,
+        f"""
+usernames:
+  mum: {{password: "{MUM_HASH}", roles: [admin], {mum_emails}}}
+  grandpa: {{password: "{GRANDPA_HASH}", roles: [viewer], emails: [gp@example.org, g@x.example]}}
+""",
+    )
+
+
+def test_an_email_or_a_list_of_them_names_a_user_in_any_case(tmp_path):
+    accounts = Accounts.from_file(family_file(tmp_path))
+    assert accounts.get("mum").emails == ("mum@example.org",)
+    assert accounts.by_email("MUM@example.ORG").username == "mum"
+    assert accounts.by_email(" g@x.example ").username == "grandpa"
+    assert accounts.by_email("nobody@example.org") is None
+    assert accounts.by_email(None) is None and accounts.by_email("") is None
+
+
+@pytest.mark.parametrize(
+    ("emails", "message"),
+    [
+        ("email: gp@example.org", "'gp@example.org' is given to both 'mum' and 'grandpa'"),
+        ("email: not-an-address", "which is not an e-mail address"),
+        ("email: {a: b}", "must be an address or a list of addresses"),
+    ],
+)
+def test_a_doubled_or_malformed_email_is_refused(tmp_path, emails, message):
+    with pytest.raises(AccountsError, match=message):
+        Accounts.from_file(family_file(tmp_path, emails))
+
+
+class Ticking:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_users_file_is_read_again_when_it_changes_and_a_bad_change_is_not_used(
+    tmp_path, caplog
+):
+    path = family_file(tmp_path)
+    clock = Ticking()
+    accounts = FileAccounts(path, Accounts.single_admin("owner", "owner password"), 2.0, clock)
+    assert accounts.by_email("mum@example.org").username == "mum"
+    family_file(tmp_path, "email: mum@new.example")
+    assert accounts.by_email("mum@example.org") is not None  # not looked at before 2 s
+    clock.now += 2
+    assert accounts.by_email("mum@example.org") is None
+    assert accounts.by_email("mum@new.example").username == "mum"
+    assert accounts.get("owner").is_admin  # the single admin stays beside the file's users
+    path.write_text("usernames: [")
+    clock.now += 2
+    assert accounts.get("mum") is not None  # the users before the bad change stay
+    assert "the changed users file is not used" in caplog.text
+    path.unlink()
+    clock.now += 2
+    assert accounts.get("grandpa") is not None
+
+
+def test_build_accounts_follows_the_users_file(tmp_path):
+    assert isinstance(build_accounts(family_file(tmp_path), None, None), FileAccounts)

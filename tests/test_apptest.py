@@ -108,9 +108,11 @@ def test_a_run_starting_while_another_checks_the_password_waits_and_signs_in(app
     app.session_state[PASSWORD_KEY] = ADMIN_PASSWORD  # the stopped callback left it
     app.run()
     assert not app.exception
-    assert [tab.label for tab in app.tabs] == ["Events", "Years", "Unsorted"]
+    assert [caption.value for caption in app.caption] == ["Signing in…"]  # the hand-over
     assert not any(field.label == "Password" for field in app.text_input)
     assert app.session_state[PASSWORD_KEY] == ""
+    app.run()  # this tab is signed in while the browser takes the cookie
+    assert [tab.label for tab in app.tabs] == ["Events", "Years", "Unsorted"]
 
 
 def test_a_failed_check_finished_in_another_run_shows_its_message(app):

@@ -9,13 +9,13 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from lib.sessions import COOKIE_NAME
 from tests.conftest import ODD_HLS, ODD_MP4, RunningApp
 from tests.ui import (
     open_tab,
     play,
+    private_session_cookie,
     sign_in,
-    wait_for_cookie,
+    sign_out_ends_it,
     wait_until_playing,
     wait_until_settled,
 )
@@ -108,17 +108,7 @@ def test_broken_and_unplayable_titles_are_explained(page, app):
 def test_signed_in_cookie_survives_reload_and_sign_out_ends_it(page, local_app):
     sign_in(page, local_app.url)
     expect(page.get_by_role("tab", name="Years")).to_be_visible()
-    wait_for_cookie(page, COOKIE_NAME)
+    stale_cookie = private_session_cookie(page)
     page.reload()
     expect(page.get_by_role("tab", name="Years")).to_be_visible()
-    stale_cookie = next(c for c in page.context.cookies() if c["name"] == COOKIE_NAME)
-    page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_label("Username", exact=True)).to_be_visible()
-    page.reload()
-    expect(page.get_by_label("Username", exact=True)).to_be_visible()
-    expect(page.get_by_role("tab")).to_have_count(0)
-    # A copy of the cookie from before the sign-out no longer signs anyone in.
-    page.context.add_cookies([stale_cookie])
-    page.reload()
-    expect(page.get_by_label("Username", exact=True)).to_be_visible()
-    expect(page.get_by_role("tab")).to_have_count(0)
+    sign_out_ends_it(page, stale_cookie)

@@ -22,7 +22,8 @@ import pytest
 from playwright.sync_api import expect
 
 from lib.positions import Positions
-from lib.sessions import COOKIE_NAME, SEEN_SECONDS
+from lib.session_cookie import SESSION_COOKIE
+from lib.sessions import SEEN_SECONDS
 from lib.shares import LIVE_CACHE_SECONDS, Shares
 from lib.storage import NotFound, Storage
 from lib.storage.appstate import shared_key
@@ -154,7 +155,7 @@ def test_a_session_holds_on_both_replicas_and_a_sign_out_on_one_ends_it_on_the_o
     with new_page(browser, "replicas-session") as page:
         sign_in(page, on_bucket.a.url)
         expect(page.get_by_role("tab", name="Events")).to_be_visible()
-        wait_for_cookie(page, COOKIE_NAME)
+        wait_for_cookie(page, SESSION_COOKIE)
 
         # A position saved through A is offered on B.
         open_tab(page, "Events")
@@ -171,7 +172,7 @@ def test_a_session_holds_on_both_replicas_and_a_sign_out_on_one_ends_it_on_the_o
         expect(page.get_by_role("heading", name="Continue watching")).to_be_visible()
         expect(page.get_by_role("button", name=re.compile(r"^Long walk · "))).to_be_visible()
 
-        kept = next(c for c in page.context.cookies() if c["name"] == COOKIE_NAME)
+        kept = next(c for c in page.context.cookies() if c["name"] == SESSION_COOKIE)
         page.goto(on_bucket.a.url)
         page.get_by_role("button", name="Sign out").click()
         expect(page.get_by_label("Username", exact=True)).to_be_visible()
@@ -266,7 +267,7 @@ def test_a_replica_going_away_moves_its_pages_to_the_other_still_signed_in(
     ):
         sign_in(page, front.url)
         expect(page.get_by_role("tab", name="Events")).to_be_visible()
-        wait_for_cookie(page, COOKIE_NAME)
+        wait_for_cookie(page, SESSION_COOKIE)
         serving = front.replica()
         stop_app(replicas[serving])
 

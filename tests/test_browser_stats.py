@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from lib.format import format_duration
-from lib.sessions import COOKIE_NAME
+from lib.session_cookie import SESSION_COOKIE
 from tests.conftest import (
     ADMIN,
     STATS_BUCKET,
@@ -87,7 +87,7 @@ def test_a_viewer_typing_the_stats_url_sees_nothing_of_it(page, oci, stats_app):
     sign_in(page, stats_app.url, VIEWER, VIEWER_PASSWORD)
     expect(page.get_by_role("tab", name="Events", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="Library stats")).to_have_count(0)
-    wait_for_cookie(page, COOKIE_NAME)  # set by the page after sign-in; the visit below needs it
+    wait_for_cookie(page, SESSION_COOKIE)  # set by the page after sign-in; the visit below needs it
     mark = oci.server.mark()
     page.goto(stats_app.url + "/stats")
     # The viewer is still signed in (cookie) and lands on the library instead.

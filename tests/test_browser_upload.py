@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, Request, Route, expect
 
 from lib.jobs import INBOX_PREFIX, JOBS_PREFIX
-from lib.sessions import COOKIE_NAME
+from lib.session_cookie import SESSION_COOKIE
 from tests.conftest import (
     ADMIN,
     VIEWER,
@@ -141,7 +141,7 @@ def test_a_viewer_has_no_add_videos_page_and_a_typed_url_shows_nothing_of_it(
     sign_in(page, upload_app.url, VIEWER, VIEWER_PASSWORD)
     expect(page.get_by_role("tab", name=FOLDER, exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="Add videos")).to_have_count(0)
-    wait_for_cookie(page, COOKIE_NAME)
+    wait_for_cookie(page, SESSION_COOKIE)
     page.goto(upload_app.url + "/add")
     expect(
         page.get_by_text("The page that you have requested does not seem to exist")

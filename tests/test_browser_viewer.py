@@ -11,17 +11,17 @@ import pytest
 from playwright.sync_api import expect
 
 from lib.positions import Positions
-from lib.sessions import COOKIE_NAME
 from tests.conftest import ADMIN, ARTIFACTS, LONG_SECONDS, ODD_MP4, new_page
 from tests.ui import (
     open_page,
     open_tab,
     play,
     press_until_shown,
+    private_session_cookie,
     sign_in,
+    sign_out_ends_it,
     video_js,
     video_state,
-    wait_for_cookie,
     wait_until,
     wait_until_playing,
 )
@@ -308,7 +308,7 @@ def test_qr_sign_in_approved_on_a_phone_signs_in_the_tv_once(browser, local_app)
 
         # The waiting TV polls (every 2 s) and signs in with the password form's cookie.
         expect(tv.get_by_role("tab", name="Years")).to_be_visible(timeout=20_000)
-        wait_for_cookie(tv, COOKIE_NAME)
+        kept = private_session_cookie(tv)
         tv.reload()
         expect(tv.get_by_role("tab", name="Years")).to_be_visible()
 
@@ -317,6 +317,7 @@ def test_qr_sign_in_approved_on_a_phone_signs_in_the_tv_once(browser, local_app)
             phone.get_by_text("This sign-in code has expired or was already used.")
         ).to_be_visible()
         expect(phone.get_by_role("button", name="Approve")).to_have_count(0)
+        sign_out_ends_it(tv, kept)
 
 
 # --- Phones and TVs -------------------------------------------------------------------------

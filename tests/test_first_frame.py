@@ -9,7 +9,7 @@ import time
 import pytest
 from playwright.sync_api import Page, WebSocketRoute, expect
 
-from lib.sessions import COOKIE_NAME
+from lib.session_cookie import SESSION_COOKIE
 from tests.ui import (
     open_tab,
     play,
@@ -138,7 +138,7 @@ def test_the_server_hears_of_a_click_only_once_the_title_plays(page, local_app, 
     """Its run and the redraw would otherwise share the machine with the title's start."""
     page.add_init_script(RECORD_CLICK_PLAYING_AND_SENDS)
     sign_in(page, local_app.url)
-    wait_for_cookie(page, COOKIE_NAME)
+    wait_for_cookie(page, SESSION_COOKIE)
     open_tab(page, "Years")
     button = page.get_by_role("button", name=title, exact=True)
     button.wait_for()
@@ -162,7 +162,7 @@ def test_the_server_hears_of_a_click_only_once_the_title_plays(page, local_app, 
 def test_a_play_button_naming_no_listed_title_opens_nothing(page, local_app):
     answers = HeldAnswers(page)
     sign_in(page, local_app.url)
-    wait_for_cookie(page, COOKIE_NAME)  # the cookie writer's rerun is over before we count
+    wait_for_cookie(page, SESSION_COOKIE)  # the cookie writer's rerun is over before we count
     open_tab(page, "Years")
     page.get_by_role("button", name="2022", exact=True).wait_for()
     wait_until_settled(page)
@@ -192,7 +192,7 @@ def test_a_play_button_naming_no_listed_title_opens_nothing(page, local_app):
 def test_titles_still_play_after_the_sign_in_cookie_reruns_the_page(page, local_app):
     sign_in(page, local_app.url)
     open_tab(page, "Years")
-    wait_for_cookie(page, COOKIE_NAME)  # its writer reports back: the page runs again
+    wait_for_cookie(page, SESSION_COOKIE)  # its writer reports back: the page runs again
     wait_until_settled(page)
     # The player may be drawn anew on the same element; the old drawing's cleanup must not
     # take its click listener along (the buttons would then ignore the pointer).

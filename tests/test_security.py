@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from lib.links import media_url
-from lib.sessions import COOKIE_NAME
+from lib.session_cookie import SESSION_COOKIE
 from tests.conftest import (
     ADMIN,
     ADMIN_PASSWORD,
@@ -226,8 +226,8 @@ def test_sixth_failure_from_one_address_is_refused_and_others_still_get_in(brows
 
 
 def cookie_of(page: Page) -> dict:
-    wait_for_cookie(page, COOKIE_NAME)
-    return next(c for c in page.context.cookies() if c["name"] == COOKIE_NAME)
+    wait_for_cookie(page, SESSION_COOKIE)
+    return next(c for c in page.context.cookies() if c["name"] == SESSION_COOKIE)
 
 
 @pytest.mark.browser

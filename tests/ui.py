@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import Locator, Page, expect
 
-from lib.sessions import COOKIE_NAME
+from lib.session_cookie import SESSION_COOKIE
 from tests.conftest import ADMIN, ADMIN_PASSWORD
 
 
@@ -77,7 +77,7 @@ def open_page(page: Page, link: str, timeout: float = 20) -> None:
     library page still going, or arriving just after the click, takes the browser back
     there, and a user clicks again (as `open_tab` does for tabs).
     """
-    wait_for_cookie(page, COOKIE_NAME)
+    wait_for_cookie(page, SESSION_COOKIE)
     anchor = page.get_by_role("link", name=link)
     deadline = time.monotonic() + timeout
     while True:
@@ -135,6 +135,27 @@ def wait_for_cookie(page: Page, name: str, present: bool = True, timeout: float 
             return
         page.wait_for_timeout(100)
     raise AssertionError(f"cookie {name} {'never set' if present else 'still set'}")
+
+
+def private_session_cookie(page: Page) -> dict:
+    """Wait for the session cookie; check no script can read it; return it as the browser
+    holds it (HttpOnly, SameSite=Lax, for the whole app, absent from `document.cookie`)."""
+    wait_for_cookie(page, SESSION_COOKIE)
+    cookie = next(c for c in page.context.cookies() if c["name"] == SESSION_COOKIE)
+    assert (cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (True, "Lax", "/")
+    assert SESSION_COOKIE not in page.evaluate("document.cookie")
+    return cookie
+
+
+def sign_out_ends_it(page: Page, cookie: dict) -> None:
+    """Sign out; then neither the page nor a copy of its session `cookie` signs anyone in."""
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("Username", exact=True)).to_be_visible()
+    wait_for_cookie(page, SESSION_COOKIE, present=False)
+    page.context.add_cookies([cookie])  # a copy kept from before the sign-out
+    page.reload()
+    expect(page.get_by_label("Username", exact=True)).to_be_visible()
+    expect(page.get_by_role("tab")).to_have_count(0)
 
 
 def wait_until(condition: Callable[[], object], message: str, timeout: float = 20) -> None:

@@ -1,29 +1,39 @@
 """The login gate; nothing of the library runs before it.
 
-Two ways in: the username/password form (throttled, see lib/throttle.py), or "Sign in with
-your phone" (a QR code approved by a signed-in user, see lib/tv_signin.py). Both end in
-streamlit-authenticator's session_state keys and login cookie, so reloads, sign-out and
-revocation treat them alike.
+Three ways in: the username/password form (throttled, see lib/throttle.py), "Sign in with
+your phone" (a QR code approved by a signed-in user, see lib/tv_signin.py), and "Sign in with
+<provider>" (OpenID Connect through Streamlit's `st.login`, for an invited e-mail address, see
+lib/oidc.py). All three end the same way: the run mints a one-time ticket and sends the
+browser to `/session/<ticket>` (lib/web/session.py), whose answer sets the HttpOnly session
+cookie (lib/session_cookie.py). Until the browser is back, this tab's session carries the
+sign-in in session_state, so the page goes on working in tests and on a slow link.
 
-Import this module from page scripts only: streamlit-authenticator registers its cookie
-component on import, which needs the running Streamlit runtime.
+Every run checks the session again: the user must still exist, must not have signed out
+since (lib/sessions.py), and an OpenID sign-in's address must still be invited.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from datetime import datetime
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st
-import streamlit_authenticator as stauth
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from lib.accounts import Accounts, User
-from lib.sessions import COOKIE_NAME, SignOuts, cookie_is_revoked
+from lib.links import session_path
+from lib.oidc import DEFAULT, OidcSettingsError, Provider, invited, providers, verified_email
+from lib.services import Services
+from lib.session_cookie import SESSION_COOKIE, Session, Ticket, TicketKind, Via
+from lib.storage import StorageError
 from lib.throttle import SignInResult, SignInThrottle, check_sign_in
 from lib.tv_signin import DeviceSignIns, device_label, qr_png
 from lib.ui.markdown import escape
-from lib.ui.site import absolute_url
+from lib.ui.site import absolute_url, base_path
 
 FORM_TITLE = "Sign in"
 USERNAME_KEY = "sign_in_username"
@@ -36,60 +46,85 @@ DEVICE_PARAM = "device"  # query parameter carrying a device's code to the appro
 APPROVED_USER = "device_sign_in_user"
 DEVICE_REQUEST = "device_sign_in_request"  # (code, claim secret, matching code)
 POLL_SECONDS = 2
-# The login cookie's value and expiry, kept until the browser has written it: the component
-# writing it (streamlit-authenticator's cookie manager, key "set", which reports True once it
-# has) must be drawn again on every run until then.
-PENDING_COOKIE = "sign_in_cookie_pending"
-COOKIE_WRITER = "set"
+SESSION_KEY = "signed_in"  # the Session this tab signed in with, or read from the cookie
+EXPIRED_PARAM = "signin"  # ?signin=expired: the hand-over's ticket was gone (lib/web/session.py)
+
+log = logging.getLogger("homemovies.sign_in")
 
 
-def _authenticator(accounts: Accounts, cookie_key: str, expiry_days: float) -> stauth.Authenticate:
-    # The cookie is read from the websocket handshake (st.context.cookies), so the
-    # library's default pause waiting for a cookie component is not needed.
-    return stauth.Authenticate(
-        accounts.credentials(),
-        COOKIE_NAME,
-        cookie_key,
-        expiry_days,
-        auto_hash=False,
-        login_sleep_time=0,
-    )
+def configured_providers() -> list[Provider]:
+    """Return the OpenID providers of secrets.toml's `[auth]` (raises OidcSettingsError)."""
+    if not st.secrets.load_if_toml_exists():
+        return []
+    auth = st.secrets.get("auth")
+    return providers(auth.to_dict() if auth is not None else None)
 
 
-def _sign_in_as(authenticator: stauth.Authenticate, user: User) -> None:
-    """Sign `user` in as streamlit-authenticator does: the same session_state keys and cookie."""
-    st.session_state["email"] = None
-    st.session_state["name"] = user.name
-    st.session_state["roles"] = [user.role.value]
-    st.session_state["authentication_status"] = True
-    st.session_state["username"] = user.username
-    controller = authenticator.cookie_controller
-    controller.set_cookie()
-    model = controller.cookie_model
-    token = model.cookie_manager.cookies.get(COOKIE_NAME)
-    if token:
-        st.session_state[PENDING_COOKIE] = (token, datetime.fromtimestamp(model.exp_date))
+def _providers() -> list[Provider]:
+    try:
+        return configured_providers()
+    except OidcSettingsError:
+        return []  # said at start (streamlit_app.py); the password form still works
 
 
-def _keep_writing_cookie(authenticator: stauth.Authenticate) -> None:
-    """Draw the cookie writer again while the browser has not confirmed the login cookie.
+def _go_to(path: str) -> None:
+    """Send the browser to `path` as st.login does (one page load, no click)."""
+    msg = ForwardMsg()
+    msg.auth_redirect.url = path
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        ctx.enqueue(msg)
 
-    A run drawn just after the sign-in (the cookie manager reporting the browser's cookies,
-    say) would otherwise drop the writer before its frame had run: the person is signed in
-    until the next reload, which then shows the sign-in form again.
-    """
-    pending = st.session_state.get(PENDING_COOKIE)
-    if pending is None:
-        return
-    if st.session_state.get(COOKIE_WRITER) is True or not st.session_state.get(
-        "authentication_status"
-    ):
-        del st.session_state[PENDING_COOKIE]  # written, or signed out meanwhile
-        return
-    token, expires = pending
-    authenticator.cookie_controller.cookie_model.cookie_manager.set(
-        COOKIE_NAME, token, key=COOKIE_WRITER, expires_at=expires
-    )
+
+def _back_query() -> str:
+    """The query string the browser comes back to after the hand-over (the device code)."""
+    code = st.query_params.get(DEVICE_PARAM)
+    return f"?{urlencode({DEVICE_PARAM: code})}" if code else ""
+
+
+def _hand_over(services: Services, ticket: Ticket) -> bool:
+    """Mint `ticket` and send the browser to take it; False when it could not be stored."""
+    try:
+        secret = services.tickets.mint(ticket)
+    except StorageError as error:
+        log.warning("a sign-in ticket could not be stored: %s", error)
+        return False
+    _go_to(session_path(secret, base_path()))
+    return True
+
+
+def _sign_in(services: Services, user: User, via: Via, email: str | None = None) -> None:
+    """Sign `user` in: this tab at once, and the browser through the cookie's hand-over."""
+    session = Session(user.username, via, round(services.clock(), 3), email)  # ms, as kept
+    st.session_state[SESSION_KEY] = session
+    if _hand_over(services, Ticket(TicketKind.SIGN_IN, session, _back_query())):
+        st.caption("Signing in…")
+        st.stop()
+    st.warning("Signed in on this page only: the sign-in could not be kept. Reload to try again.")
+
+
+def _still_valid(services: Services, session: Session) -> User | None:
+    """Return the session's user while it may still be signed in, else None."""
+    user = services.accounts.get(session.username)
+    if user is None or services.sign_outs.revokes(session.username, session.issued_at):
+        return None
+    if session.via is Via.OIDC and services.accounts.by_email(session.email) is not user:
+        return None  # the address was taken off the users file
+    return user
+
+
+def _current_user(services: Services) -> User | None:
+    """Return who this tab is signed in as (its own sign-in, else the cookie's), or None."""
+    session = st.session_state.get(SESSION_KEY)
+    if session is None:
+        raw = st.context.cookies.get(SESSION_COOKIE)
+        session = services.session_cookies.read(raw) if raw else None
+    user = _still_valid(services, session) if session is not None else None
+    if user is None:
+        st.session_state.pop(SESSION_KEY, None)
+    else:
+        st.session_state[SESSION_KEY] = session
+    return user
 
 
 class SignInAttempt:
@@ -167,58 +202,90 @@ def _password_form(accounts: Accounts, throttle: SignInThrottle, message: str | 
         st.error(message)
 
 
-def require_login(
-    accounts: Accounts,
-    cookie_key: str,
-    expiry_days: float,
-    sign_outs: SignOuts,
-    device_sign_ins: DeviceSignIns,
-    throttle: SignInThrottle,
-) -> User:
+def require_login(services: Services) -> User:
     """Return the signed-in user; otherwise draw the sign-in options and stop the script."""
-    raw_cookie = st.context.cookies.get(COOKIE_NAME)
-    signed_in = st.session_state.get("authentication_status")
-    if (
-        raw_cookie
-        and not signed_in
-        and cookie_is_revoked(raw_cookie, cookie_key, expiry_days, sign_outs)
-    ):
-        st.session_state["logout"] = True  # streamlit-authenticator then ignores the cookie
-    authenticator = _authenticator(accounts, cookie_key, expiry_days)
-    # Everything the gate may draw (the form, the cookie writer) goes into one placeholder, so
-    # the page below keeps its place between the sign-in run and the next: otherwise every
-    # element is drawn anew and what the user has typed meanwhile is lost.
-    with st.empty().container():
-        approved, message = _take_attempt(accounts)
-        approved = approved or accounts.get(st.session_state.pop(APPROVED_USER, None))
-        if approved is not None and not signed_in:
-            _sign_in_as(authenticator, approved)
-        else:
-            _keep_writing_cookie(authenticator)
-        try:
-            # "unrendered": only the cookie is read here; the password form is ours.
-            authenticator.login(location="unrendered")
-        except stauth.LoginError:
-            st.session_state["authentication_status"] = None  # a cookie for a removed user
-        status = st.session_state.get("authentication_status")
-        user = accounts.get(st.session_state.get("username")) if status else None
-        if user is None:
-            _password_form(accounts, throttle, message)
-            _phone_sign_in(device_sign_ins)
-            st.stop()
+    user = _current_user(services)
+    if user is None:
+        # Everything the gate draws goes into one placeholder, so the page below keeps its
+        # place between the sign-in run and the next.
+        with st.empty().container():
+            _gate(services)
+        st.stop()
+    assert user is not None
     with st.sidebar:
         st.caption(f"Signed in as **{escape(user.name)}**")
-        authenticator.logout(
-            "Sign out",
-            location="sidebar",
-            key="sign_out",
-            callback=lambda event: sign_outs.record(event["username"]),
-        )
-    if not st.session_state.get("authentication_status"):
-        # Let the cookie deletion reach the browser before the sign-in form comes back.
-        st.info("You have signed out.")
-        st.stop()
+        if st.button("Sign out", key="sign_out"):
+            _sign_out(services, user)
     return user
+
+
+def _gate(services: Services) -> None:
+    """Sign in whoever just proved who they are; else draw the ways in."""
+    accounts = services.accounts
+    approved, message = _take_attempt(accounts)
+    if approved is not None:
+        _sign_in(services, approved, Via.PASSWORD)
+        return
+    approved = accounts.get(st.session_state.pop(APPROVED_USER, None))
+    if approved is not None:
+        _sign_in(services, approved, Via.TV)
+        return
+    found = _providers()
+    if found and st.user.get("is_logged_in") is True:  # back from a provider, until the hand-over
+        _provider_answer(services, found)
+        return
+    if st.query_params.get(EXPIRED_PARAM) == "expired" and message is None:
+        message = "Signing in did not complete. Try again."
+    _password_form(accounts, services.throttle, message)
+    _provider_buttons(found)
+    _phone_sign_in(services.device_sign_ins)
+
+
+def _provider_answer(services: Services, found: list[Provider]) -> None:
+    """Let in the invited user a provider's answer names, or say why not."""
+    claims: Mapping[str, Any] = st.user.to_dict()
+    provider = next((p for p in found if p.name == claims.get("provider")), None)
+    user = invited(services.accounts, claims, provider)
+    if user is not None:
+        _sign_in(services, user, Via.OIDC, verified_email(claims, provider))
+        return
+    email = claims.get("email")
+    # As code, so markdown makes no mailto link of it; lower case, as the users file has it.
+    shown = f"`{str(email).strip().lower().replace('`', '')}`" if email else "no e-mail address"
+    if email and verified_email(claims, provider) is None:
+        st.error(
+            f"The provider has not verified {shown}, so it cannot be let in. "
+            "Verify it there, or use another account."
+        )
+    else:
+        st.error(f"This account is not invited: {shown}. Ask whoever runs this library.")
+    if st.button("Use another account", key="other_account"):
+        # The sign-out ticket's answer removes Streamlit's cookie from the provider.
+        _hand_over(services, Ticket(TicketKind.SIGN_OUT, query=_back_query()))
+        st.stop()
+
+
+def _provider_buttons(found: list[Provider]) -> None:
+    """Offer "Sign in with <provider>" for each configured OpenID provider."""
+    for provider in found:
+        if st.button(
+            f"Sign in with {provider.label}",
+            key=f"oidc-{provider.name}",
+            icon=":material/account_circle:",
+        ):
+            if provider.name == DEFAULT:
+                st.login()
+            else:
+                st.login(provider.name)
+
+
+def _sign_out(services: Services, user: User) -> None:
+    """Sign `user` out everywhere: refuse every cookie issued before now, clear this one."""
+    services.sign_outs.record(user.username)
+    st.session_state.pop(SESSION_KEY, None)
+    _hand_over(services, Ticket(TicketKind.SIGN_OUT))
+    st.info("You have signed out.")
+    st.stop()
 
 
 def approval_url(code: str) -> str:
