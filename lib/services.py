@@ -98,7 +98,9 @@ def build_storage(settings: Settings, auth: OciAuth | None = None) -> Storage:
         raise StorageError("Pass --bucket NAME (or a 'bucket' secret in the Vault).")
     from lib.storage.oci import open_bucket
 
-    return open_bucket(settings.bucket, auth or oci_auth(settings), settings.os_endpoint)
+    return open_bucket(
+        settings.bucket, auth or oci_auth(settings), settings.os_endpoint, settings.oci_timeout
+    )
 
 
 def settings_from_vault(settings: Settings, auth: OciAuth, *, login: bool = True) -> Settings:

@@ -136,7 +136,7 @@ class Tickets:
         self._clock = clock
         self._ttl = ttl
         self._lock = threading.Lock()
-        self._next_sweep = float("-inf")
+        self._next_sweep = clock() + SWEEP_SECONDS  # the first, SWEEP_SECONDS after start
 
     def mint(self, ticket: Ticket) -> str:
         """Store `ticket`; return the secret that takes it. Raises StorageError."""

@@ -108,6 +108,14 @@ OPTIONS: tuple[Option, ...] = (
         metavar="URL",
     ),
     Option(
+        "oci_timeout",
+        "seconds an OCI request may wait for an answer; its retries stop once this much time "
+        "has passed",
+        kind=float,
+        default=30.0,
+        metavar="SECONDS",
+    ),
+    Option(
         "delivery",
         "how videos reach an OCI viewer: 'proxy' through this app, or 'par' as a redirect "
         "to a short-lived pre-authenticated request (default: proxy)",
@@ -211,6 +219,7 @@ class Settings:
     resource_principal: bool = False
     vault_endpoint: str | None = None
     secrets_endpoint: str | None = None
+    oci_timeout: float = 30.0
     delivery: str = "proxy"
     cookie_key: str | None = field(default=None, repr=False)
     cookie_expiry_days: float = 7.0

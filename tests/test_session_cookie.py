@@ -4,6 +4,7 @@ answer: HttpOnly, SameSite=Lax, the base path, Secure behind HTTPS, never for a 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from lib.services import Services, build_services
 from lib.session_cookie import (
     SESSION_COOKIE,
+    SWEEP_SECONDS,
     TICKET_PREFIX,
     Session,
     SessionCookies,
@@ -166,3 +168,16 @@ def test_under_a_base_path_the_route_and_the_cookie_are_below_it(services):
     assert response.headers["location"] == "/family/"
     [header] = set_cookie_headers(response)
     assert "path=/family" in {part.strip().lower() for part in header.split(";")}
+
+
+def test_tickets_nobody_came_for_are_removed_every_ten_minutes(tmp_path):
+    storage = LocalStorage(tmp_path)
+    clock = FakeClock(time.time())  # the sweep compares with the objects' times
+    tickets = Tickets(storage, clock=clock, ttl=60)
+    tickets.mint(Ticket(TicketKind.SIGN_OUT))  # never taken: a browser closed mid-way
+    clock.now += 120
+    assert tickets.take(tickets.mint(Ticket(TicketKind.SIGN_OUT))) is not None
+    assert len(list(storage.scan(TICKET_PREFIX))) == 1  # no sweep in the first ten minutes
+    clock.now += SWEEP_SECONDS
+    assert tickets.take(tickets.mint(Ticket(TicketKind.SIGN_OUT))) is not None
+    assert list(storage.scan(TICKET_PREFIX)) == []

@@ -17,7 +17,15 @@ from lib.settings import Settings
 from lib.storage import NotFound, Unavailable
 from lib.storage.oci import LIST_FIELDS, OciStorage
 from lib.storage.oci_auth import client_options, load_auth, retry_strategy
-from tests.conftest import ADMIN, OCI_BUCKET, free_port, write_oci_config
+from tests.conftest import (
+    ADMIN,
+    OCI_BUCKET,
+    app_env,
+    free_port,
+    start_app,
+    stop_app,
+    write_oci_config,
+)
 from tests.loopback import settings_for
 from tests.media_tokens import SIGNER
 from tests.oci_server import Fault, new_key_pair, private_pem
@@ -311,16 +319,26 @@ def test_a_connection_dropped_mid_body_ends_the_response_and_the_app_stays_up(
     assert not oci_app.unhandled_errors()
 
 
+@pytest.fixture(scope="module")
+def impatient_app(oci):
+    """The app serving the loopback bucket, giving up on OCI after 3 s (30 s unless set)."""
+    env = app_env(HOMEMOVIES_OCI_TIMEOUT="3")
+    app = start_app([*oci.flags(), "--username", ADMIN], env, "oci-impatient")
+    yield app
+    stop_app(app)
+
+
 @pytest.mark.parametrize(
     ("status", "logged"), [(500, "500 InternalServerError"), (429, "throttling this app")]
 )
 def test_a_storage_outage_gets_503_then_the_media_route_recovers(
-    oci, oci_app, fixture_library, status, logged
+    oci, impatient_app, fixture_library, status, logged
 ):
+    oci_app = impatient_app
     fault = Fault("status", path_contains="/o/Years/2024.mp4", status=status, times=1000)
     oci.server.inject(fault)
     try:
-        # Four tries with up to 8 s between them; the client would give up after 60 s.
+        # Tries for 3 s at most (the app's OCI timeout); the client would give up after 60 s.
         response = open_media(oci_app.url, "Years/2024.mp4", timeout=60)
         assert response.status == 503
         assert response.headers["retry-after"] == "5"
@@ -335,19 +353,21 @@ def test_a_storage_outage_gets_503_then_the_media_route_recovers(
     assert not oci_app.unhandled_errors()
 
 
-def test_a_stalled_storage_answer_ends_in_503_not_a_hanging_request(oci, oci_app, fixture_library):
-    # The bucket holds the answer longer than the app's 30 s read timeout, which also spends
-    # the retries' 30 s budget: the viewer gets a clear 503 instead of waiting forever.
-    fault = oci.server.inject(Fault("slow", path_contains="/o/Years/2024.mp4", delay=45))
-    response = open_media(oci_app.url, "Years/2024.mp4", timeout=90)
+def test_a_stalled_storage_answer_ends_in_503_not_a_hanging_request(
+    oci, impatient_app, fixture_library
+):
+    # The bucket holds the answer longer than the app's OCI timeout, which also spends the
+    # retries' budget: the viewer gets a clear 503 instead of waiting forever.
+    fault = oci.server.inject(Fault("slow", path_contains="/o/Years/2024.mp4", delay=6))
+    response = open_media(impatient_app.url, "Years/2024.mp4", timeout=30)
     assert response.status == 503
     assert response.headers["retry-after"] == "5"
     assert response.read() == b"The video storage is not answering; try again shortly."
     assert fault.hits == 1
-    again = open_media(oci_app.url, "Years/2024.mp4")
+    again = open_media(impatient_app.url, "Years/2024.mp4")
     assert again.status == 200
     assert again.read() == (fixture_library.root / "Years/2024.mp4").read_bytes()
-    assert not oci_app.unhandled_errors()
+    assert not impatient_app.unhandled_errors()
 
 
 def test_a_signature_from_the_wrong_key_is_refused(oci, tmp_path):

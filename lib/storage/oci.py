@@ -27,6 +27,7 @@ from oci.object_storage.models import (
 
 from lib.storage.oci_auth import (
     NETWORK_ERRORS,
+    READ_TIMEOUT,
     OciAuth,
     call,
     object_storage_client,
@@ -480,10 +481,13 @@ class OciStorage:
         return bucket.approximate_count or 0, bucket.approximate_size or 0
 
 
-def open_bucket(bucket: str, auth: OciAuth, endpoint: str | None = None) -> OciStorage:
-    """Return bucket `bucket`, reached at `endpoint` (else the region's) and signed with `auth`."""
+def open_bucket(
+    bucket: str, auth: OciAuth, endpoint: str | None = None, timeout: float = READ_TIMEOUT
+) -> OciStorage:
+    """Return bucket `bucket`, reached at `endpoint` (else the region's) and signed with `auth`;
+    a read waits up to `timeout` seconds for an answer, retries included."""
     return OciStorage(
-        object_storage_client(auth, endpoint),
+        object_storage_client(auth, endpoint, timeout=timeout),
         bucket,
-        upload_client=object_storage_client(auth, endpoint, retries=False),
+        upload_client=object_storage_client(auth, endpoint, retries=False, timeout=timeout),
     )

@@ -61,7 +61,7 @@ class OciAuth:
     region: str | None = None
 
 
-def retry_strategy(max_attempts: int = 4, total_seconds: int = 30) -> Any:
+def retry_strategy(max_attempts: int = 4, total_seconds: float = READ_TIMEOUT) -> Any:
     """Return the SDK retry strategy for listing and for starting a read.
 
     Retries timeouts, dropped connections, 429 and 5xx with jittered exponential backoff
@@ -138,19 +138,27 @@ def _first_line(error: BaseException) -> str:
 
 
 def client_options(
-    auth: OciAuth, endpoint: str | None, fallback: str | None, *, retries: bool = True
+    auth: OciAuth,
+    endpoint: str | None,
+    fallback: str | None,
+    *,
+    retries: bool = True,
+    timeout: float = READ_TIMEOUT,
 ) -> dict[str, Any]:
     """Return the keyword arguments of an SDK client for `auth`.
 
     `endpoint` (a flag) wins; otherwise the SDK derives it from the region, and `fallback`
     (the Ashburn endpoint) is used when no region is known at all. With `retries` False the
-    client never retries by itself (see `object_storage_client`).
+    client never retries by itself (see `object_storage_client`). `timeout` (--oci_timeout) is
+    how long a request waits for an answer, and how long its retries go on.
     """
     options: dict[str, Any] = {
         "config": auth.config,
         "signer": auth.signer,
-        "timeout": (CONNECT_TIMEOUT, READ_TIMEOUT),
-        "retry_strategy": retry_strategy() if retries else oci.retry.NoneRetryStrategy(),
+        "timeout": (CONNECT_TIMEOUT, timeout),
+        "retry_strategy": (
+            retry_strategy(total_seconds=timeout) if retries else oci.retry.NoneRetryStrategy()
+        ),
         # One breaker per client: the SDK's default one is shared by every client in the
         # process, so a failing test (or bucket) would trip it for all the others. It opens
         # after 40 failures in a row (ten failed calls with all their retries), not the SDK's
@@ -168,7 +176,11 @@ def client_options(
 
 
 def object_storage_client(
-    auth: OciAuth, endpoint: str | None = None, *, retries: bool = True
+    auth: OciAuth,
+    endpoint: str | None = None,
+    *,
+    retries: bool = True,
+    timeout: float = READ_TIMEOUT,
 ) -> Any:
     """Return an Object Storage client at `endpoint` (--os_endpoint), the region's, or
     Ashburn's.
@@ -178,7 +190,7 @@ def object_storage_client(
     itself and reopens the file for every try.
     """
     return oci.object_storage.ObjectStorageClient(
-        **client_options(auth, endpoint, DEFAULT_OS_ENDPOINT, retries=retries)
+        **client_options(auth, endpoint, DEFAULT_OS_ENDPOINT, retries=retries, timeout=timeout)
     )
 
 
