@@ -65,7 +65,7 @@ def sign_in_runs(browser: Browser, oci: LoopbackOci, runs: int, posters: bool) -
             usable.append(timed(page, press, "play", FIRST_TITLE))
             if posters:
                 page.wait_for_function(POSTERS_LOADED, polling="raf", timeout=60_000)
-                loaded.append(page.evaluate("performance.now() - window.__hmWatching.start"))
+                loaded.append(page.evaluate("window.__hmNow() - window.__hmWatching.start"))
             settle(page)
             context.close()
     finally:

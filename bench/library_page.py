@@ -19,9 +19,11 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, sync_playwright
 
 from lib.session_cookie import SESSION_COOKIE
@@ -43,8 +45,11 @@ TIMEOUT_MS = 60_000
 
 # Installed in every page (bench.library_oci uses it too): `__hmWatch(condition)` starts a
 # stopwatch at the next click or key press (or now, for a navigation) and stops it in the
-# first frame where `condition` holds.
+# first frame where `condition` holds. Times are milliseconds since the epoch and the watch is
+# kept in sessionStorage, so a watch started in one document ends in the next: signing in
+# sends the browser through the session cookie's hand-over (/session/<ticket>) and back.
 WATCHER = """
+window.__hmNow = () => performance.timeOrigin + performance.now();
 window.__hmDeep = (root, selector) => {
   const found = Array.from(root.querySelectorAll(selector));
   for (const element of root.querySelectorAll('*')) {
@@ -69,23 +74,54 @@ window.__hmConditions = {
   video: (title) => window.__hmDeep(document, 'video')
     .some((v) => v.getAttribute('aria-label') === title),
 };
+window.__hmSave = () => sessionStorage.setItem('hmWatch', JSON.stringify(window.__hmWatching));
+window.__hmResult = () => JSON.parse(sessionStorage.getItem('hmWatch') || 'null');
+window.__hmCheck = () => {
+  const watch = window.__hmWatching;
+  if (watch.start !== null && window.__hmConditions[watch.kind](watch.arg)) {
+    watch.done = window.__hmNow();
+    window.__hmSave();
+  } else {
+    requestAnimationFrame(window.__hmCheck);
+  }
+};
 window.__hmWatch = (kind, arg, fromNavigation) => {
-  const watch = { start: fromNavigation ? 0 : null, done: null };
+  const watch = { kind, arg, start: fromNavigation ? performance.timeOrigin : null, done: null };
   window.__hmWatching = watch;
-  const begin = (event) => { if (watch.start === null) watch.start = event.timeStamp; };
+  window.__hmSave();
+  const begin = (event) => {
+    if (watch.start !== null) return;
+    watch.start = performance.timeOrigin + event.timeStamp;
+    window.__hmSave();
+  };
   for (const type of ['pointerdown', 'keydown']) {
     document.addEventListener(type, begin, { capture: true, once: true });
   }
-  const check = () => {
-    if (watch.start !== null && window.__hmConditions[kind](arg)) {
-      watch.done = performance.now();
-    } else {
-      requestAnimationFrame(check);
-    }
-  };
-  requestAnimationFrame(check);
+  requestAnimationFrame(window.__hmCheck);
 };
+// A watch the previous document started and did not end goes on in this one.
+(() => {
+  const pending = window.__hmResult();
+  if (pending && pending.start !== null && pending.done === null) {
+    window.__hmWatching = pending;
+    requestAnimationFrame(window.__hmCheck);
+  }
+})();
 """
+
+
+def watched_ms(page: Page) -> float:
+    """Wait until the page's watch ends (through navigations); return its milliseconds."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        try:
+            result = page.evaluate("window.__hmResult && window.__hmResult()")
+        except PlaywrightError:  # the document is being replaced
+            result = None
+        if result and result["done"] is not None:
+            return float(result["done"] - result["start"])
+        page.wait_for_timeout(20)  # the times are taken in the page; this only looks
+    raise TimeoutError(f"the watched condition did not hold within {TIMEOUT_MS} ms")
 
 
 def title(tab: int, index: int) -> str:
@@ -116,8 +152,7 @@ def timed(page: Page, action: Callable[[], None], kind: str, arg: str) -> float:
     """Return the milliseconds from the user's input in `action` to `kind`/`arg` on screen."""
     page.evaluate(f"window.__hmWatch({json.dumps(kind)}, {json.dumps(arg)}, false)")
     action()
-    page.wait_for_function("window.__hmWatching.done !== null", polling="raf", timeout=TIMEOUT_MS)
-    elapsed = page.evaluate("window.__hmWatching.done - window.__hmWatching.start")
+    elapsed = watched_ms(page)
     settle(page)
     return elapsed
 
@@ -125,9 +160,8 @@ def timed(page: Page, action: Callable[[], None], kind: str, arg: str) -> float:
 def reload_timed(page: Page, name: str) -> float:
     """Return the milliseconds from the start of a reload until title `name` is on screen."""
     page.reload()
-    page.evaluate(f"window.__hmWatch('button', {json.dumps(name)}, true)")
-    page.wait_for_function("window.__hmWatching.done !== null", polling="raf", timeout=TIMEOUT_MS)
-    elapsed = page.evaluate("window.__hmWatching.done")  # performance.now() counts from navigation
+    page.evaluate(f"window.__hmWatch('button', {json.dumps(name)}, true)")  # from navigation
+    elapsed = watched_ms(page)
     settle(page)
     return elapsed
 
